@@ -114,6 +114,23 @@ public sealed class PngWriterTests : IDisposable
     }
 
     [Fact]
+    public void NonContiguousImage_WritesLikeItsContiguousCopy()
+    {
+        using var generator = new Generator(9);
+        using var interleaved = rand([70, 33, 3], generator: generator) * 2 - 1;
+        using var view = interleaved.permute(2, 0, 1);
+        using var copy = view.contiguous();
+        using var fromView = new MemoryStream();
+        using var fromCopy = new MemoryStream();
+
+        PngWriter.Write(fromView, view, PngBitDepth.Sixteen, "");
+        PngWriter.Write(fromCopy, copy, PngBitDepth.Sixteen, "");
+
+        Assert.False(view.is_contiguous());
+        Assert.Equal(fromCopy.ToArray(), fromView.ToArray());
+    }
+
+    [Fact]
     public void RejectsImagesOutsideTheContract()
     {
         using var memory = new MemoryStream();
