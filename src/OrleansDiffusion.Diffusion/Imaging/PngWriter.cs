@@ -12,11 +12,12 @@ public static class PngWriter
     /// <summary>The text chunk keyword, the one Stable Diffusion front-ends use for generation settings.</summary>
     public const string ParametersKeyword = "parameters";
 
-    // Fastest keeps an 8K write to seconds on two cores; Paeth filtering already does most of the work.
+    // Fastest keeps an 8K write to seconds on two cores; the row filter already does most of the work.
     private const CompressionLevel Compression = CompressionLevel.Fastest;
 
-    // Paeth predicts smooth 2-D texture best of the five filters.
-    private const PngFilterType RowFilter = PngFilterType.Paeth;
+    // Measured on 1024² procedural textures, clean and noisy, 8 and 16 bit: Up, Sub and Paeth give files within
+    // a few percent of each other, and Up is the cheapest (branch-free), so every row uses Up.
+    private const PngFilterType RowFilter = PngFilterType.Up;
 
     /// <summary>Writes atomically: the PNG goes to a temporary file beside <paramref name="path"/> and is moved
     /// over it only when complete, so readers never see a partial image and a failure leaves nothing behind.

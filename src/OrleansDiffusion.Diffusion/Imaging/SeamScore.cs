@@ -24,7 +24,8 @@ public static class SeamScore
         return Math.Max(column, row);
     }
 
-    /// <summary>Scores a PNG file (decoded to 8-bit RGB).</summary>
+    /// <summary>Scores a PNG file decoded to 8-bit RGB (16-bit files keep the high byte of each sample, so only
+    /// 8-bit files score exactly like the tensor they were written from).</summary>
     public static double FromPng(string path)
     {
         var image = ImageLoader.DecodeRgb8(path, int.MaxValue);
