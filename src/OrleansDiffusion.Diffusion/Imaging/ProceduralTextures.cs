@@ -126,8 +126,8 @@ public static class ProceduralTextures
     private static Vector3[] Cells(int size, PeriodicNoise noise) => Paint(size, (u, v, _) =>
     {
         // Stained tissue: Voronoi cells (pink cytoplasm), dark membranes on the borders, elliptical purple nuclei.
-        var wobble = 0.012f;
-        var cell = noise.Voronoi(u + wobble * noise.Fbm(u, v, 6, 3, 0), v + wobble * noise.Fbm(u, v, 6, 3, 5), 7, 10);
+        const float Wobble = 0.012f;
+        var cell = noise.Voronoi(u + Wobble * noise.Fbm(u, v, 6, 3, 0), v + Wobble * noise.Fbm(u, v, 6, 3, 5), 7, 10);
         var r = (cell.Id & 0xFFFF) / 65535f;
         var angle = (cell.Id >> 16) / 65535f * MathF.PI;
         var (sin, cos) = MathF.SinCos(angle);

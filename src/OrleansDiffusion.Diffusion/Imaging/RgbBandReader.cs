@@ -7,7 +7,7 @@ namespace OrleansDiffusion.Diffusion.Imaging;
 
 /// <summary>Reads a [3, H, W] float image in bands of rows and quantizes rows to interleaved samples.
 /// <see cref="PngWriter"/> and <see cref="SeamScore"/> both go through it, so the score of a tensor is the
-/// score of the PNG written from it, and neither ever holds a full-size copy of the image. Rows of a
+/// score of the PNG written from it, and neither ever holds a full-size copy of the image. The rows of a
 /// contiguous image are read in place from native memory; other layouts are copied one band at a time.</summary>
 internal sealed class RgbBandReader : IDisposable
 {
@@ -20,7 +20,6 @@ internal sealed class RgbBandReader : IDisposable
     {
         (Height, Width) = Validate(image);
         _image = image;
-        BandRows = MaxRowsPerBand;
     }
 
     public int Height { get; }
@@ -28,7 +27,7 @@ internal sealed class RgbBandReader : IDisposable
     public int Width { get; }
 
     /// <summary>The most rows one <see cref="Load"/> brings in.</summary>
-    public int BandRows { get; }
+    public int BandRows => MaxRowsPerBand;
 
     /// <summary>Checks the image contract shared by every consumer; returns (height, width).</summary>
     public static (int Height, int Width) Validate(Tensor image)

@@ -84,7 +84,8 @@ public sealed class AtomicWriteTests : IDisposable
         PngWriter.Write(path, image, PngBitDepth.Eight, "large");
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
-        Assert.InRange(allocated, 0, Size * Size * 3 / 4);
+        // A full 8-bit copy would be 48 MiB; bands are read in place, so only row and chunk buffers remain.
+        Assert.InRange(allocated, 0, 4 << 20);
         Assert.Equal((Size, Size, 8), PngReader.ReadHeader(path));
         Assert.True(new FileInfo(path).Length > Size * Size * 3 / 2, "random pixels barely compress, so most bytes must be there");
     }
