@@ -1,0 +1,31 @@
+using OrleansDiffusion.Diffusion.Schedulers;
+using static TorchSharp.torch;
+
+namespace OrleansDiffusion.Diffusion.Denoisers;
+
+/// <summary>Where in the sampling run a prediction is made.</summary>
+/// <param name="AlphaBar">ᾱ of the (variance-preserving) input.</param>
+/// <param name="Timestep">the model's timestep conditioning.</param>
+public readonly record struct DenoiseContext(int Step, int Steps, double AlphaBar, double Timestep);
+
+/// <summary>
+/// A model that predicts from a batch of equally sized tile windows. Local denoisers declare the halo
+/// (receptive radius) they need around a window to compute it exactly; non-local ones return 0.
+/// </summary>
+public interface IDenoiser : IDisposable
+{
+    int Channels { get; }
+    PredictionType Prediction { get; }
+
+    /// <summary>Pixels of context needed on each side of a window for this prediction (0: not local).</summary>
+    int Halo(DenoiseContext context);
+
+    /// <summary>The largest <see cref="Halo"/> at any noise level.</summary>
+    int MaxHalo { get; }
+
+    /// <summary>
+    /// Predicts for <paramref name="input"/> of shape [B, C, h + 2·halo, w + 2·halo] (variance-preserving scale);
+    /// returns [B, C, h, w]. <paramref name="halo"/> equals <see cref="Halo"/> for this context.
+    /// </summary>
+    Tensor Predict(Tensor input, int halo, DenoiseContext context);
+}

@@ -1,0 +1,29 @@
+using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion.Denoisers;
+using OrleansDiffusion.Diffusion.Sync;
+
+namespace OrleansDiffusion.Diffusion.Engine;
+
+/// <summary>Runs a whole job in this process: the engine over an <see cref="InProcessTileRuntime"/>.</summary>
+public static class LocalGeneration
+{
+    public static async Task<EngineResult> RunAsync(JobSpec spec, IDenoiser? denoiser = null, IProgress<StepProgress>? progress = null,
+        AttentionSyncOptions? attention = null, CancellationToken cancellationToken = default)
+    {
+        JobSpecValidator.EnsureValid(spec);
+        var ownsDenoiser = denoiser is null;
+        denoiser ??= JobComponents.CreateExemplarDenoiser(spec);
+        try
+        {
+            var sync = JobComponents.CreateSync(spec.Sync, attention);
+            var plan = JobComponents.Plan(spec, denoiser, sync);
+            var scheduler = JobComponents.CreateScheduler(spec);
+            await using var runtime = new InProcessTileRuntime(denoiser, scheduler);
+            return await new TiledDiffusionEngine(sync).RunAsync(plan, runtime, progress, cancellationToken: cancellationToken);
+        }
+        finally
+        {
+            if (ownsDenoiser) denoiser.Dispose();
+        }
+    }
+}

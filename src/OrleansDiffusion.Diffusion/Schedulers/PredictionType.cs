@@ -1,0 +1,31 @@
+using static TorchSharp.torch;
+
+namespace OrleansDiffusion.Diffusion.Schedulers;
+
+/// <summary>What a denoiser predicts from its (variance-preserving) input x = a·x0 + b·ε.</summary>
+public enum PredictionType
+{
+    Epsilon,
+    Sample,
+    VPrediction,
+}
+
+/// <summary>Turns any prediction into the pair (x̂0, ε̂) the schedulers work with.</summary>
+public static class Prediction
+{
+    /// <param name="modelInput">the variance-preserving input the denoiser saw.</param>
+    /// <param name="output">the denoiser's output.</param>
+    /// <param name="alphaBar">ᾱ of the input: a = √ᾱ, b = √(1−ᾱ).</param>
+    public static (Tensor Sample, Tensor Epsilon) Decompose(Tensor modelInput, Tensor output, PredictionType type, double alphaBar)
+    {
+        var a = Math.Sqrt(alphaBar);
+        var b = Math.Sqrt(1 - alphaBar);
+        return type switch
+        {
+            PredictionType.Epsilon => ((modelInput - b * output) / a, output.alias()),
+            PredictionType.Sample => (output.alias(), (modelInput - a * output) / b),
+            PredictionType.VPrediction => (a * modelInput - b * output, a * output + b * modelInput),
+            _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
+        };
+    }
+}
