@@ -1,1 +1,14 @@
-return 0;
+using System.CommandLine;
+using OrleansDiffusion.Cli;
+
+return await CommandLineHost.RunAsync(Program.CreateRoot(), args);
+
+internal static partial class Program
+{
+    public static RootCommand CreateRoot()
+    {
+        var root = new RootCommand("odiff — ultra-high-resolution images from tiled, synchronized diffusion.");
+        root.Subcommands.Add(GenerateCommand.Create());
+        return root;
+    }
+}

@@ -1,0 +1,29 @@
+using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion.Imaging;
+
+namespace OrleansDiffusion.Cli;
+
+/// <summary>A parsed <c>odiff generate</c>: the job plus what the command line adds (output, cluster size, format).</summary>
+internal sealed record GenerateRequest(JobSpec Spec, string OutputPath, int Silos, int BitDepth, bool Json)
+{
+    public PngBitDepth Depth => BitDepth == 16 ? PngBitDepth.Sixteen : PngBitDepth.Eight;
+
+    /// <summary>Throws <see cref="InvalidJobException"/> listing every broken rule; touches nothing.</summary>
+    public void Validate()
+    {
+        var errors = JobSpecValidator.Validate(Spec).ToList();
+        void Fail(string field, string message) => errors.Add(new ValidationError(field, message));
+
+        if (string.IsNullOrWhiteSpace(OutputPath) || !OutputPath.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+            Fail("out", $"must be a path ending in .png, got '{OutputPath}'");
+        else if (Directory.Exists(OutputPath))
+            Fail("out", $"'{OutputPath}' is a directory");
+        if (BitDepth is not (8 or 16)) Fail("bit-depth", $"must be 8 or 16, got {BitDepth}");
+        if (Silos != 1) Fail("silos", $"must be 1 in this build (the embedded multi-silo cluster is not available yet), got {Silos}");
+        if (Spec.ModelPath is not null)
+            Fail("model", "Stable Diffusion model folders are not supported in this build; omit --model to use the built-in exemplar denoiser");
+        if (Spec.ExemplarPath is not null && !File.Exists(Spec.ExemplarPath))
+            Fail("exemplar", $"file '{Spec.ExemplarPath}' does not exist");
+        if (errors.Count > 0) throw new InvalidJobException(errors);
+    }
+}

@@ -1,0 +1,27 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using OrleansDiffusion.Abstractions;
+
+namespace OrleansDiffusion.Cli;
+
+/// <summary>The one-line JSON summary of DESIGN §9 (snake_case keys; scripts rely on them).</summary>
+internal static class JsonSummary
+{
+    private static readonly JsonSerializerOptions Options = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public static string Format(GenerateRequest request, JobStatistics statistics, double seamScore)
+    {
+        var spec = request.Spec;
+        var summary = new Summary(
+            Path.GetFullPath(request.OutputPath), spec.Width, spec.Height, statistics.Tiles, statistics.Silos, spec.Steps,
+            spec.Sync.ToString().ToLowerInvariant(), spec.Seed, Math.Round(statistics.Seconds, 3), Math.Round(statistics.DenoiseSeconds, 3),
+            Math.Round(statistics.SyncSeconds, 3), statistics.BytesPerStep, Math.Round(seamScore, 4),
+            spec.Scheduler.ToString().ToLowerInvariant(), spec.Tile, spec.Overlap, request.BitDepth, statistics.ForwardCallsPerStep);
+        return JsonSerializer.Serialize(summary, Options);
+    }
+
+    private sealed record Summary(
+        string Output, int Width, int Height, int Tiles, int Silos, int Steps, string Sync, long Seed, double Seconds,
+        double DenoiseSeconds, double SyncSeconds, long BytesPerStep, double SeamScore, string Scheduler, int Tile, int Overlap,
+        int BitDepth, [property: JsonPropertyName("forward_calls_per_step")] double ForwardCallsPerStep);
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test of the solution in Release, on a fresh machine too: installs what the tests need
+# (idempotent), builds, tests, and ends with one "N passed, N failed" line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_packages=()
+command -v g++ >/dev/null || need_packages+=(g++)
+if ((${#need_packages[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && apt-get install -y -qq "${need_packages[@]}" >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq "${need_packages[@]}" >/dev/null; fi
+fi
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+status=0
+dotnet build OrleansDiffusion.sln -c Release -nologo -clp:ErrorsOnly
+dotnet test OrleansDiffusion.sln -c Release --no-build -nologo --logger "trx" --results-directory "$results" "$@" || status=$?
+
+passed=0; failed=0
+for trx in "$results"/*.trx; do
+  [[ -e $trx ]] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx")
+  passed=$((passed + $(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")))
+  failed=$((failed + $(sed -E 's/.* failed="([0-9]+)".*/\1/' <<<"$counters")))
+done
+echo "$passed passed, $failed failed"
+if ((passed == 0)); then echo "no test ran" >&2; exit 1; fi
+exit $status
