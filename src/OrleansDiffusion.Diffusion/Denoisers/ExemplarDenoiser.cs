@@ -81,20 +81,26 @@ public sealed class ExemplarDenoiser : IDenoiser
         var b2 = 1 - context.AlphaBar;
         // logit_p = (a·x_Ω·P_p − a²‖P_p‖²/2) / b²  (‖x_Ω‖² is common to all p and cancels in the softmax)
         var bias = bank.HalfNorms * (-a * a / b2);
-        var features = nn.functional.conv2d(Blur(input.to(ScalarType.Float32), geometry), bank.Filters, dilation: [geometry.Dilation, geometry.Dilation])
-            .permute(0, 2, 3, 1).reshape(-1, bank.Filters.shape[0]);
-        var pixels = features.shape[0];
-        var result = empty(pixels, Channels);
+        var result = empty(batch, outHeight * outWidth, Channels);
         var chunk = _options.ChunkPixels;
-        for (long start = 0; start < pixels; start += chunk)
+        // Window by window, in fixed pixel blocks: a window's result then never depends on which other
+        // windows share its batch, so in-process and cluster runs agree bit for bit.
+        for (var b = 0; b < batch; b++)
         {
-            using var inner = NewDisposeScope();
-            var length = Math.Min(chunk, pixels - start);
-            var logits = addmm(bias, features.narrow(0, start, length), bank.Keys, beta: 1, alpha: (float)(a / b2));
-            // Softmax by hand: clamping at e^-80 keeps every weight a normal float. Denormals from
-            // near-one-hot softmaxes at low noise would otherwise slow the CPU down tenfold.
-            var weights = logits.sub_(logits.amax([1], keepdim: true)).clamp_min_(MinExponent).exp_();
-            result.narrow(0, start, length).copy_(weights.mm(_centres).div_(weights.sum(1, keepdim: true)));
+            using var window = NewDisposeScope();
+            var features = nn.functional.conv2d(Blur(input.narrow(0, b, 1).to(ScalarType.Float32), geometry), bank.Filters,
+                dilation: [geometry.Dilation, geometry.Dilation]).permute(0, 2, 3, 1).reshape(-1, bank.Filters.shape[0]);
+            var pixels = features.shape[0];
+            for (long start = 0; start < pixels; start += chunk)
+            {
+                using var inner = NewDisposeScope();
+                var length = Math.Min(chunk, pixels - start);
+                var logits = addmm(bias, features.narrow(0, start, length), bank.Keys, beta: 1, alpha: (float)(a / b2));
+                // Softmax by hand: clamping at e^-80 keeps every weight a normal float. Denormals from
+                // near-one-hot softmaxes at low noise would otherwise slow the CPU down tenfold.
+                var weights = logits.sub_(logits.amax([1], keepdim: true)).clamp_min_(MinExponent).exp_();
+                result[b].narrow(0, start, length).copy_(weights.mm(_centres).div_(weights.sum(1, keepdim: true)));
+            }
         }
         return result.reshape(batch, outHeight, outWidth, Channels).permute(0, 3, 1, 2).contiguous().MoveToOuterDisposeScope();
     }

@@ -49,6 +49,14 @@ public static class JobComponents
         }
     }
 
+    /// <summary>The model name written into the PNG metadata, e.g. "exemplar:wood".</summary>
+    public static string DenoiserName(JobSpec spec)
+    {
+        var exemplar = LoadExemplar(spec);
+        exemplar.Image.Dispose();
+        return $"exemplar:{exemplar.Name}";
+    }
+
     public static Exemplar LoadExemplar(JobSpec spec)
     {
         if (spec.ExemplarPath is null) return ExemplarCatalog.FromPrompt(spec.Prompt, ExemplarSize);
@@ -60,6 +68,14 @@ public static class JobComponents
         {
             throw new InvalidJobException("exemplar", e.Message);
         }
+    }
+
+    /// <summary>Channels and largest halo of the denoiser a spec selects, without building it (coordinators need only these).</summary>
+    public static (int Channels, int MaxHalo) DenoiserShape(JobSpec spec, ExemplarDenoiserOptions? options = null)
+    {
+        if (spec.ModelPath is not null)
+            throw new InvalidJobException("model", "Stable Diffusion model folders are not supported in this build");
+        return (3, (options ?? new ExemplarDenoiserOptions()).Schedule.LargestRadius);
     }
 
     /// <summary>The tile layout and context a job runs with under the given denoiser and sync mode.</summary>

@@ -40,17 +40,17 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
             var watch = Stopwatch.StartNew();
             using var synced = Sync.Synchronize(new SyncInput(plan, denoised.Proposals, step, steps));
             syncSeconds += watch.Elapsed.TotalSeconds;
-            progress?.Report(new StepProgress(step + 1, steps, plan.Layout.Count, total.Elapsed.TotalSeconds, denoiseSeconds, syncSeconds));
-
             if (step == steps - 1)
             {
                 var canvas = synced.TakeCanvas();
                 canvas.clamp_(-1, 1);
                 var statistics = new JobStatistics(plan.Layout.Count, silos, total.Elapsed.TotalSeconds, denoiseSeconds, syncSeconds,
                     bytes / steps, (double)forwardCalls / steps);
+                progress?.Report(new StepProgress(step + 1, steps, plan.Layout.Count, total.Elapsed.TotalSeconds, denoiseSeconds, syncSeconds, bytes));
                 return new EngineResult(canvas, statistics);
             }
             bytes += await runtime.ScatterAsync(step, synced.Updates, cancellationToken);
+            progress?.Report(new StepProgress(step + 1, steps, plan.Layout.Count, total.Elapsed.TotalSeconds, denoiseSeconds, syncSeconds, bytes));
         }
     }
 }

@@ -1,10 +1,10 @@
 using System.Globalization;
 using OrleansDiffusion.Abstractions;
 
-namespace OrleansDiffusion.Cli;
+namespace OrleansDiffusion.Diffusion.Imaging;
 
 /// <summary>The PNG <c>parameters</c> text: the prompt, then "Key: value" pairs, as image tools in this field write it.</summary>
-internal static class GenerationParameters
+public static class GenerationParameters
 {
     public static string Format(JobSpec spec, string model)
     {

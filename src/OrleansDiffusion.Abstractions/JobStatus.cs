@@ -1,0 +1,49 @@
+namespace OrleansDiffusion.Abstractions;
+
+[GenerateSerializer, Alias("odiff.JobState")]
+public enum JobState
+{
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// <summary>A job as the registry and clients see it.</summary>
+[GenerateSerializer, Immutable, Alias("odiff.JobStatus")]
+public sealed record JobStatus
+{
+    [Id(0)] public required string JobId { get; init; }
+    [Id(1)] public JobState State { get; init; }
+    [Id(2)] public required JobSpec Spec { get; init; }
+
+    /// <summary>Steps completed so far.</summary>
+    [Id(3)] public int Step { get; init; }
+
+    [Id(4)] public int Tiles { get; init; }
+    [Id(5)] public DateTimeOffset CreatedAt { get; init; }
+    [Id(6)] public double ElapsedSeconds { get; init; }
+
+    /// <summary>Set when the job completed.</summary>
+    [Id(7)] public JobStatistics? Statistics { get; init; }
+
+    /// <summary>Where the PNG was written (in the output store), once completed.</summary>
+    [Id(8)] public string? OutputPath { get; init; }
+
+    [Id(9)] public long OutputBytes { get; init; }
+    [Id(10)] public string? Error { get; init; }
+    [Id(11)] public double SeamScore { get; init; }
+
+    /// <summary>A small PNG of the canvas after the latest step (at most 128 pixels on the long side), when previews are on.</summary>
+    [Id(12)] public byte[]? Preview { get; init; }
+
+    /// <summary>The last per-step timings (denoise and sync seconds of the latest step).</summary>
+    [Id(13)] public double LastStepDenoiseSeconds { get; init; }
+    [Id(14)] public double LastStepSyncSeconds { get; init; }
+
+    /// <summary>"silo/device" of every tile, in layout order, once the tiles are placed.</summary>
+    [Id(15)] public IReadOnlyList<string>? TilePlacement { get; init; }
+
+    public bool IsFinished => State is JobState.Completed or JobState.Failed or JobState.Cancelled;
+}

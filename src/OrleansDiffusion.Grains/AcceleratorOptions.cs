@@ -1,0 +1,17 @@
+namespace OrleansDiffusion.Grains;
+
+/// <summary>The devices of an accelerator silo.</summary>
+public sealed class AcceleratorOptions
+{
+    /// <summary>"cpu", "cuda:0", "cuda:1", …; a CPU counts as an accelerator on machines without a GPU.</summary>
+    public IList<string> Devices { get; } = ["cpu"];
+
+    /// <summary>Most tiles per forward pass (bounds device memory).</summary>
+    public int MaxBatch { get; set; } = 16;
+}
+
+/// <summary>Where coordinators write finished images.</summary>
+public sealed class OutputStoreOptions
+{
+    public string Directory { get; set; } = "outputs";
+}

@@ -1,0 +1,57 @@
+using Microsoft.Extensions.Options;
+using OrleansDiffusion.Abstractions;
+
+namespace OrleansDiffusion.Grains;
+
+/// <summary>The silo's device executors; tiles go to the least loaded device, and the tiles of a job on one
+/// device share one <see cref="JobDeviceContext"/> (denoiser, scheduler, noise field).</summary>
+public sealed class DeviceExecutorPool : IDisposable
+{
+    private readonly Dictionary<(string Device, string Job), JobDeviceContext> _contexts = [];
+    private readonly Lock _lock = new();
+
+    public DeviceExecutorPool(IOptions<AcceleratorOptions> options)
+    {
+        var accelerator = options.Value;
+        Executors = accelerator.Devices.Select(d => new DeviceExecutor(d, accelerator.MaxBatch)).ToArray();
+    }
+
+    public IReadOnlyList<DeviceExecutor> Executors { get; }
+
+    internal DeviceExecutor Assign(string jobKey)
+    {
+        lock (_lock)
+        {
+            var executor = Executors.MinBy(e => e.Tiles)!;
+            executor.AddTile(jobKey);
+            return executor;
+        }
+    }
+
+    /// <summary>Call on the executor's thread.</summary>
+    internal JobDeviceContext Context(DeviceExecutor executor, string jobKey, TileAssignment assignment)
+    {
+        lock (_lock)
+        {
+            if (!_contexts.TryGetValue((executor.Name, jobKey), out var context))
+                _contexts[(executor.Name, jobKey)] = context = JobDeviceContext.Create(assignment);
+            return context;
+        }
+    }
+
+    /// <summary>Call on the executor's thread; frees the job's shared state with its last tile.</summary>
+    internal void Release(DeviceExecutor executor, string jobKey)
+    {
+        lock (_lock)
+        {
+            if (executor.RemoveTile(jobKey) && _contexts.Remove((executor.Name, jobKey), out var context))
+                context.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var executor in Executors) executor.Dispose();
+        foreach (var context in _contexts.Values) context.Dispose();
+    }
+}

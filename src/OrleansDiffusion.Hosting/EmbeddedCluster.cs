@@ -1,0 +1,88 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace OrleansDiffusion.Hosting;
+
+/// <summary>
+/// A local Orleans cluster of several silos in this process (localhost clustering on free loopback ports):
+/// what <c>odiff generate --silos N</c> and the cluster tests run on.
+/// </summary>
+public sealed class EmbeddedCluster : IAsyncDisposable
+{
+    private readonly List<IHost> _silos = [];
+
+    private EmbeddedCluster()
+    {
+    }
+
+    public IReadOnlyList<IHost> Silos => _silos;
+
+    /// <summary>A client inside the first silo (it hosts coordinators in every embedded layout).</summary>
+    public IClusterClient Client => _silos[0].Services.GetRequiredService<IClusterClient>();
+
+    /// <param name="roles">one role per silo; the first must host coordinators.</param>
+    public static async Task<EmbeddedCluster> StartAsync(IReadOnlyList<SiloRole> roles, string outputDirectory, CancellationToken cancellationToken = default)
+    {
+        if (roles.Count == 0 || roles[0] == SiloRole.Worker) throw new ArgumentException("the first silo must host coordinators", nameof(roles));
+        var cluster = new EmbeddedCluster();
+        var clusterId = $"odiff-embedded-{Guid.NewGuid():N}";
+        IPEndPoint? primary = null;
+        try
+        {
+            for (var i = 0; i < roles.Count; i++)
+            {
+                var options = new DiffusionSiloOptions
+                {
+                    Role = roles[i],
+                    ClusterId = clusterId,
+                    ServiceId = clusterId,
+                    SiloPort = FreePort(),
+                    GatewayPort = roles[i] == SiloRole.Worker ? 0 : FreePort(),
+                    PrimarySilo = primary?.ToString(),
+                    SiloName = $"silo{i}",
+                    OutputDirectory = outputDirectory,
+                };
+                primary ??= new IPEndPoint(IPAddress.Loopback, options.SiloPort);
+                var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+                builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
+                builder.UseOrleans(silo => silo.AddOrleansDiffusion(options));
+                var host = builder.Build();
+                cluster._silos.Add(host);
+                await host.StartAsync(cancellationToken);
+            }
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        for (var i = _silos.Count - 1; i >= 0; i--)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try
+            {
+                await _silos[i].StopAsync(timeout.Token);
+            }
+            finally
+            {
+                _silos[i].Dispose();
+            }
+        }
+        _silos.Clear();
+    }
+}

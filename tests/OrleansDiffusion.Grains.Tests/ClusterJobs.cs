@@ -1,0 +1,60 @@
+using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion.Engine;
+using OrleansDiffusion.Diffusion.Imaging;
+using OrleansDiffusion.Hosting;
+
+namespace OrleansDiffusion.Grains.Tests;
+
+/// <summary>Runs jobs on embedded clusters and, for comparison, on the in-process engine.</summary>
+internal static class ClusterJobs
+{
+    public static JobSpec Spec(SyncMode sync = SyncMode.Attention, int steps = 6) => new()
+    {
+        Prompt = "wood",
+        Width = 192,
+        Height = 160,
+        Tile = 64,
+        Overlap = sync == SyncMode.Halo ? 0 : 16,
+        Sync = sync,
+        Steps = steps,
+        Seed = 11,
+    };
+
+    public static async Task<JobStatus> RunAsync(EmbeddedCluster cluster, JobSpec spec, string? jobId = null)
+    {
+        jobId ??= $"job-{Guid.NewGuid():N}";
+        var coordinator = cluster.Client.GetGrain<ICoordinatorGrain>(jobId);
+        await coordinator.StartAsync(spec);
+        return await WaitAsync(coordinator);
+    }
+
+    public static async Task<JobStatus> WaitAsync(ICoordinatorGrain coordinator, int afterStep = -1)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        while (DateTime.UtcNow < deadline)
+        {
+            var status = await coordinator.WaitForProgressAsync(afterStep, TimeSpan.FromSeconds(5));
+            Assert.NotNull(status);
+            if (status.IsFinished) return status;
+            afterStep = status.Step;
+        }
+        throw new TimeoutException("job did not finish in 3 minutes");
+    }
+
+    /// <summary>The in-process engine's PNG for the same spec, written exactly as the coordinator writes it.</summary>
+    public static async Task<byte[]> InProcessPngAsync(JobSpec spec, string directory)
+    {
+        using var result = await LocalGeneration.RunAsync(spec);
+        var path = Path.Combine(directory, $"in-process-{Guid.NewGuid():N}.png");
+        PngWriter.Write(path, result.Canvas, PngBitDepth.Eight, GenerationParameters.Format(spec, JobComponents.DenoiserName(spec)));
+        return await File.ReadAllBytesAsync(path);
+    }
+}
+
+/// <summary>A fresh output directory, removed afterwards.</summary>
+public sealed class TempDirectory : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("odiff-grains-").FullName;
+
+    public void Dispose() => Directory.Delete(Path, recursive: true);
+}

@@ -1,0 +1,107 @@
+using Microsoft.Extensions.DependencyInjection;
+using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Hosting;
+
+namespace OrleansDiffusion.Grains.Tests;
+
+/// <summary>Four silos in one process: two coordinator/gateway silos and two accelerator silos.</summary>
+public sealed class FourSiloClusterFixture : IAsyncLifetime
+{
+    public TempDirectory Outputs { get; } = new();
+    public EmbeddedCluster Cluster { get; private set; } = null!;
+
+    public async Task InitializeAsync() =>
+        Cluster = await EmbeddedCluster.StartAsync([SiloRole.Coordinator, SiloRole.Coordinator, SiloRole.Worker, SiloRole.Worker], Outputs.Path);
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        Outputs.Dispose();
+    }
+}
+
+public class ClusterTests(FourSiloClusterFixture fixture) : IClassFixture<FourSiloClusterFixture>
+{
+    [Theory]
+    [InlineData(SyncMode.None)]
+    [InlineData(SyncMode.Average)]
+    [InlineData(SyncMode.Gaussian)]
+    [InlineData(SyncMode.Attention)]
+    [InlineData(SyncMode.Halo)]
+    public async Task Cluster_image_equals_the_in_process_engine_image_bit_for_bit(SyncMode sync)
+    {
+        var spec = ClusterJobs.Spec(sync);
+        var status = await ClusterJobs.RunAsync(fixture.Cluster, spec);
+
+        Assert.True(status.State == JobState.Completed, status.Error);
+        var clusterPng = await File.ReadAllBytesAsync(status.OutputPath!);
+        Assert.Equal(await ClusterJobs.InProcessPngAsync(spec, fixture.Outputs.Path), clusterPng);
+    }
+
+    [Fact]
+    public async Task Tiles_land_only_on_accelerator_silos_and_evenly()
+    {
+        var status = await ClusterJobs.RunAsync(fixture.Cluster, ClusterJobs.Spec());
+        Assert.Equal(JobState.Completed, status.State);
+        var silos = status.TilePlacement!.Select(p => p.Split('/')[0]).ToList();
+        Assert.Equal(status.Tiles, silos.Count);
+        Assert.All(silos, s => Assert.Contains(s, new[] { "silo2", "silo3" }));
+        Assert.Equal(silos.Count / 2, silos.Count(s => s == "silo2"));
+        Assert.Equal(2, status.Statistics!.Silos);
+    }
+
+    [Fact]
+    public async Task The_device_executor_batches_tiles_into_fewer_forward_passes()
+    {
+        var spec = ClusterJobs.Spec(steps: 4);
+        var pools = fixture.Cluster.Silos.Select(s => s.Services.GetService<DeviceExecutorPool>()).OfType<DeviceExecutorPool>().ToList();
+        Assert.Equal(2, pools.Count);
+        var before = pools.Sum(p => p.Executors.Sum(e => e.ForwardPasses));
+        var status = await ClusterJobs.RunAsync(fixture.Cluster, spec);
+        var passes = pools.Sum(p => p.Executors.Sum(e => e.ForwardPasses)) - before;
+
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.True(status.Tiles >= 8);
+        Assert.True(passes < status.Tiles * spec.Steps, $"{passes} forward passes for {status.Tiles} tiles × {spec.Steps} steps");
+        Assert.True(status.Statistics!.ForwardCallsPerStep < status.Tiles);
+    }
+
+    [Fact]
+    public async Task Cancellation_stops_every_tile_within_one_step_and_frees_the_devices()
+    {
+        var spec = ClusterJobs.Spec(steps: 200) with { Width = 256, Height = 256 };
+        var coordinator = fixture.Cluster.Client.GetGrain<ICoordinatorGrain>($"cancel-{Guid.NewGuid():N}");
+        await coordinator.StartAsync(spec);
+        var running = await coordinator.WaitForProgressAsync(1, TimeSpan.FromMinutes(1));
+        Assert.NotNull(running);
+        await coordinator.CancelAsync();
+        var cancelledAt = running.Step;
+        var final = await ClusterJobs.WaitAsync(coordinator, running.Step);
+
+        Assert.Equal(JobState.Cancelled, final.State);
+        Assert.InRange(final.Step, cancelledAt, cancelledAt + 2);
+        var pools = fixture.Cluster.Silos.Select(s => s.Services.GetService<DeviceExecutorPool>()).OfType<DeviceExecutorPool>();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (pools.Sum(p => p.Executors.Sum(e => e.Tiles)) > 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
+        Assert.Equal(0, pools.Sum(p => p.Executors.Sum(e => e.Tiles)));
+    }
+
+    [Fact]
+    public async Task The_registry_lists_jobs_with_their_states()
+    {
+        var id = $"listed-{Guid.NewGuid():N}";
+        await ClusterJobs.RunAsync(fixture.Cluster, ClusterJobs.Spec(steps: 2), id);
+        var jobs = await fixture.Cluster.Client.GetGrain<IJobRegistryGrain>(0).ListAsync(100);
+        var job = Assert.Single(jobs, j => j.JobId == id);
+        Assert.Equal(JobState.Completed, job.State);
+    }
+
+    [Fact]
+    public async Task Invalid_specs_are_rejected_by_the_coordinator()
+    {
+        var coordinator = fixture.Cluster.Client.GetGrain<ICoordinatorGrain>($"bad-{Guid.NewGuid():N}");
+        var error = await Assert.ThrowsAsync<InvalidJobException>(() => coordinator.StartAsync(ClusterJobs.Spec() with { Overlap = 64 }));
+        Assert.Contains(error.Errors, e => e.Field == "overlap");
+        Assert.Null(await coordinator.GetStatusAsync());
+    }
+}
