@@ -1,0 +1,47 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Runtime;
+using OpenTelemetry.Metrics;
+using OrleansDiffusion.Grains;
+
+namespace OrleansDiffusion.Hosting;
+
+/// <summary>The silo's HTTP side: health endpoints for Kubernetes probes and Prometheus metrics.</summary>
+public static class DiffusionWebExtensions
+{
+    private const string StartupTag = "startup";
+    private const string ReadyTag = "ready";
+
+    /// <summary>Orleans silo with this product's role set-up, host shutdown timeout, health checks and metrics.</summary>
+    public static WebApplicationBuilder AddOrleansDiffusionSilo(this WebApplicationBuilder builder, DiffusionSiloOptions options)
+    {
+        DiffusionHostingExtensions.Validate(options);
+        builder.WebHost.UseUrls($"http://0.0.0.0:{options.HttpPort}");
+        // Shorter than the pod's grace period (150 s) so deactivation finishes before SIGKILL.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(120));
+        builder.UseOrleans(silo => silo.AddOrleansDiffusion(options));
+        builder.Services.AddSingleton<SiloHealth>();
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloHealth>());
+        builder.Services.AddHealthChecks()
+            .AddCheck<SiloStartedCheck>("silo-started", tags: [StartupTag])
+            .AddCheck<SiloReadyCheck>("silo-ready", tags: [ReadyTag]);
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(MetricNames.Meter, "Microsoft.Orleans")
+            .AddPrometheusExporter());
+        return builder;
+    }
+
+    /// <summary>/health/startup, /health/ready, /health/live (this process only) and /metrics.</summary>
+    public static IEndpointRouteBuilder MapOrleansDiffusionEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapHealthChecks("/health/startup", new HealthCheckOptions { Predicate = c => c.Tags.Contains(StartupTag) });
+        endpoints.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag) });
+        endpoints.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        endpoints.MapPrometheusScrapingEndpoint();
+        return endpoints;
+    }
+}
