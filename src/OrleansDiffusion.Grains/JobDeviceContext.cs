@@ -23,7 +23,7 @@ internal sealed class JobDeviceContext(JobPlan plan, IDenoiser denoiser, ISchedu
         var sync = JobComponents.CreateSync(spec.Sync);
         var plan = JobComponents.Plan(spec, denoiser, sync);
         if (plan.Context != assignment.Context || plan.Layout.Count != assignment.TileCount)
-            throw new InvalidOperationException($"tile plan disagrees with the coordinator's (context {plan.Context} vs {assignment.Context})");
+            throw new InvalidOperationException($"tile plan disagrees with the coordinator's (context {plan.Context} vs {assignment.Context}, {plan.Layout.Count} vs {assignment.TileCount} tiles)");
         return new JobDeviceContext(plan, denoiser, JobComponents.CreateScheduler(spec));
     }
 

@@ -52,37 +52,33 @@ public sealed class TileGrain(DeviceExecutorPool devices, ILocalSiloDetails silo
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var outcome = await _executor!.StepAsync(new StepRequest(JobKey, call.Step, _tile!, _job!));
         metrics.RecordTileStep(_assignment!.Window, _executor.Name, watch.Elapsed.TotalSeconds);
-        var payload = await _executor.RunAsync(() =>
-        {
-            _proposal?.Dispose();
-            _proposal = outcome.Proposal;
-            return TensorPayloads.ToPayload(outcome.Proposal);
-        });
+        // Copying out the proposal needs no device thread (no dispose scope, no concurrent use of this tile):
+        // doing it here keeps the reply from queueing behind the device's next batch.
+        _proposal?.Dispose();
+        _proposal = outcome.Proposal;
+        var payload = TensorPayloads.ToPayload(outcome.Proposal);
         _lastProposal = new TileProposal(call, payload, outcome.DenoiseSeconds, outcome.BatchSize, silo.Name, _executor.Name);
         return _lastProposal;
     }
 
-    public async Task ApplyAsync(StepCall call, TensorPayload? update)
+    public Task ApplyAsync(StepCall call, TensorPayload? update)
     {
         EnsureCurrent(call);
-        if (_appliedStep >= call.Step) return;
+        if (_appliedStep >= call.Step) return Task.CompletedTask;
         if (_lastProposal?.Call != call) throw new InvalidOperationException($"step {call.Step} was not denoised by this tile");
-        var executor = _executor!;
-        await executor.RunAsync(() =>
+        // Between a step's reply and its apply the device thread does not touch this tile, so the state is swapped here.
+        if (update is null)
         {
-            if (update is null)
-            {
-                _tile!.Adopt(_proposal!);
-            }
-            else
-            {
-                _tile!.Adopt(TensorPayloads.ToTensor(update, executor.Device));
-                _proposal?.Dispose();
-            }
-            _proposal = null;
-            return true;
-        });
+            _tile!.Adopt(_proposal!);
+        }
+        else
+        {
+            _tile!.Adopt(TensorPayloads.ToTensor(update, _executor!.Device));
+            _proposal?.Dispose();
+        }
+        _proposal = null;
         _appliedStep = call.Step;
+        return Task.CompletedTask;
     }
 
     public async Task ReleaseAsync()

@@ -58,6 +58,8 @@ public sealed class TileWorker : IDisposable
     /// <summary>Replaces the state (window plus context) with <paramref name="next"/>, taking ownership.</summary>
     public void Adopt(Tensor next)
     {
+        if (!next.shape.SequenceEqual(_state.shape))
+            throw new ArgumentException($"tile {Window.Index} keeps [{string.Join(", ", _state.shape)}] (window plus context), got [{string.Join(", ", next.shape)}]", nameof(next));
         if (!ReferenceEquals(next, _state)) _state.Dispose();
         _state = next;
     }
