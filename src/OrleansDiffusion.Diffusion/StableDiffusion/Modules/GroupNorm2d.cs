@@ -1,0 +1,36 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace OrleansDiffusion.Diffusion.StableDiffusion.Modules;
+
+/// <summary>
+/// GroupNorm (parameters <c>weight</c>, <c>bias</c> as in torch) that can take its statistics from a
+/// <see cref="GroupNormPooling"/>: pooled over every tile of a tiled decode instead of the tile alone.
+/// </summary>
+public sealed class GroupNorm2d : nn.Module<Tensor, Tensor>
+{
+    internal readonly Parameter weight;
+    internal readonly Parameter bias;
+
+    public GroupNorm2d(int groups, int channels, double eps, Device? device = null)
+        : base(nameof(GroupNorm2d))
+    {
+        Groups = groups;
+        Eps = eps;
+        weight = new Parameter(ones(channels, device: device));
+        bias = new Parameter(zeros(channels, device: device));
+        RegisterComponents();
+    }
+
+    public int Groups { get; }
+    public double Eps { get; }
+
+    /// <summary>Set during a tiled decode; null normalizes each input on its own.</summary>
+    internal GroupNormPooling? Pooling { get; set; }
+
+    public override Tensor forward(Tensor input) =>
+        Pooling is { } pooling ? pooling.Normalize(this, input) : nn.functional.group_norm(input, Groups, weight, bias, Eps);
+
+    internal Tensor Affine(Tensor normalized) =>
+        normalized.mul(weight.view(1, -1, 1, 1)).add_(bias.view(1, -1, 1, 1));
+}
