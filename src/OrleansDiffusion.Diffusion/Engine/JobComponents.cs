@@ -2,6 +2,7 @@ using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Denoisers;
 using OrleansDiffusion.Diffusion.Imaging;
 using OrleansDiffusion.Diffusion.Schedulers;
+using OrleansDiffusion.Diffusion.StableDiffusion;
 using OrleansDiffusion.Diffusion.Sync;
 using OrleansDiffusion.Diffusion.Tiling;
 
@@ -49,9 +50,56 @@ public static class JobComponents
         }
     }
 
-    /// <summary>The model name written into the PNG metadata, e.g. "exemplar:wood".</summary>
+    /// <summary>
+    /// The denoiser a spec selects: Stable Diffusion from <see cref="JobSpec.ModelPath"/> (validated strictly, loaded on
+    /// the CPU, moved to <paramref name="device"/>), else the built-in exemplar denoiser. A malformed model folder is an
+    /// <see cref="InvalidJobException"/> on field "model" naming the file and tensor.
+    /// </summary>
+    public static IDenoiser CreateDenoiser(JobSpec spec, TorchSharp.torch.Device? device = null)
+    {
+        if (spec.ModelPath is null) return CreateExemplarDenoiser(spec);
+        var folder = OpenModel(spec);
+        var model = folder.Load(device);
+        try
+        {
+            return new StableDiffusionDenoiser(model, spec.Prompt, spec.NegativePrompt, spec.Cfg, ownsModel: true);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens and validates the spec's model folder, and checks that the canvas, tile and overlap fit its latent grid.</summary>
+    public static DiffusersFolder OpenModel(JobSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec.ModelPath);
+        DiffusersFolder folder;
+        try
+        {
+            folder = DiffusersFolder.Open(spec.ModelPath);
+        }
+        catch (ModelFormatException e)
+        {
+            throw new InvalidJobException("model", e.Message);
+        }
+        var scale = folder.LatentScale;
+        var multiple = scale << folder.UNet.Downsamplings;
+        var errors = new List<ValidationError>();
+        if (spec.Width % multiple != 0) errors.Add(new("width", $"must be a multiple of {multiple} for this model (latent 1/{scale}, {folder.UNet.Downsamplings} UNet downsamplings), got {spec.Width}"));
+        if (spec.Height % multiple != 0) errors.Add(new("height", $"must be a multiple of {multiple} for this model, got {spec.Height}"));
+        if (spec.Tile % multiple != 0) errors.Add(new("tile", $"must be a multiple of {multiple} for this model, got {spec.Tile}"));
+        if (spec.Overlap % scale != 0) errors.Add(new("overlap", $"must be a multiple of {scale} (one latent cell) for this model, got {spec.Overlap}"));
+        if (spec.Sync == SyncMode.Halo) errors.Add(new("sync", "halo needs a local denoiser; Stable Diffusion is not local (use average, gaussian or attention)"));
+        if (errors.Count > 0) throw new InvalidJobException(errors);
+        return folder;
+    }
+
+    /// <summary>The model name written into the PNG metadata, e.g. "exemplar:wood" or "sd:my-model".</summary>
     public static string DenoiserName(JobSpec spec)
     {
+        if (spec.ModelPath is not null) return $"sd:{Path.GetFileName(Path.TrimEndingDirectorySeparator(spec.ModelPath))}";
         var exemplar = LoadExemplar(spec);
         exemplar.Image.Dispose();
         return $"exemplar:{exemplar.Name}";
@@ -74,19 +122,24 @@ public static class JobComponents
     public static (int Channels, int MaxHalo) DenoiserShape(JobSpec spec, ExemplarDenoiserOptions? options = null)
     {
         if (spec.ModelPath is not null)
-            throw new InvalidJobException("model", "Stable Diffusion model folders are not supported in this build");
+            throw new InvalidJobException("model", "Stable Diffusion model folders run in-process only in this build (--silos 1), not on the cluster yet");
         return (3, (options ?? new ExemplarDenoiserOptions()).Schedule.LargestRadius);
     }
 
     /// <summary>The tile layout and context a job runs with under the given denoiser and sync mode.</summary>
     public static JobPlan Plan(JobSpec spec, IDenoiser denoiser, ISyncMode sync) =>
-        Plan(spec, denoiser.Channels, denoiser.MaxHalo, sync);
+        Plan(spec, denoiser.Channels, denoiser.MaxHalo, sync, (denoiser as ILatentDecoder)?.LatentScale ?? 1);
 
-    public static JobPlan Plan(JobSpec spec, int channels, int maxHalo, ISyncMode sync)
+    /// <param name="latentScale">pixels per canvas cell: the layout is planned on the canvas of width/scale × height/scale cells.</param>
+    public static JobPlan Plan(JobSpec spec, int channels, int maxHalo, ISyncMode sync, int latentScale = 1)
     {
         JobSpecValidator.EnsureValid(spec);
         var overlap = sync.OverlapsWindows ? spec.Overlap : 0;
-        var layout = TileLayout.Plan(spec.Width, spec.Height, spec.Tile, overlap, spec.Tileable);
-        return new JobPlan(spec, layout, sync.Context(maxHalo), channels);
+        var layout = TileLayout.Plan(spec.Width / latentScale, spec.Height / latentScale, spec.Tile / latentScale, overlap / latentScale, spec.Tileable);
+        return new JobPlan(spec, layout, sync.Context(maxHalo), channels, latentScale);
     }
+
+    /// <summary>The scheduler for a spec under a denoiser: the model's own noise schedule and prediction type where it has one.</summary>
+    public static IScheduler CreateScheduler(JobSpec spec, IDenoiser denoiser) =>
+        CreateScheduler(spec, (denoiser as StableDiffusionDenoiser)?.SchedulerConfig);
 }

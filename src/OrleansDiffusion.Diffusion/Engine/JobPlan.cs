@@ -4,8 +4,9 @@ using OrleansDiffusion.Diffusion.Tiling;
 namespace OrleansDiffusion.Diffusion.Engine;
 
 /// <summary>A validated job with its tile layout: what every tile needs to know to take part.</summary>
-/// <param name="Context">pixels of canvas each tile keeps around its window (halo sync), else 0.</param>
-public sealed record JobPlan(JobSpec Spec, TileLayout Layout, int Context, int Channels)
+/// <param name="Context">cells of canvas each tile keeps around its window (halo sync), else 0.</param>
+/// <param name="LatentScale">pixels per canvas cell: 1 when the canvas is the image, 8 for an SD latent canvas.</param>
+public sealed record JobPlan(JobSpec Spec, TileLayout Layout, int Context, int Channels, int LatentScale = 1)
 {
     public int Steps => Spec.Steps;
 }

@@ -4,7 +4,8 @@ using OrleansDiffusion.Diffusion.Sync;
 
 namespace OrleansDiffusion.Diffusion.Engine;
 
-/// <summary>Runs a whole job in this process: the engine over an <see cref="InProcessTileRuntime"/>.</summary>
+/// <summary>Runs a whole job in this process: the engine over an <see cref="InProcessTileRuntime"/>; a latent
+/// denoiser's (<see cref="ILatentDecoder"/>) canvas is decoded to pixels after the last step.</summary>
 public static class LocalGeneration
 {
     public static async Task<EngineResult> RunAsync(JobSpec spec, IDenoiser? denoiser = null, IProgress<StepProgress>? progress = null,
@@ -12,14 +13,20 @@ public static class LocalGeneration
     {
         JobSpecValidator.EnsureValid(spec);
         var ownsDenoiser = denoiser is null;
-        denoiser ??= JobComponents.CreateExemplarDenoiser(spec);
+        denoiser ??= JobComponents.CreateDenoiser(spec);
         try
         {
             var sync = JobComponents.CreateSync(spec.Sync, attention);
             var plan = JobComponents.Plan(spec, denoiser, sync);
-            var scheduler = JobComponents.CreateScheduler(spec);
-            await using var runtime = new InProcessTileRuntime(denoiser, scheduler);
-            return await new TiledDiffusionEngine(sync).RunAsync(plan, runtime, progress, cancellationToken: cancellationToken);
+            var scheduler = JobComponents.CreateScheduler(spec, denoiser);
+            EngineResult result;
+            await using (var runtime = new InProcessTileRuntime(denoiser, scheduler))
+                result = await new TiledDiffusionEngine(sync).RunAsync(plan, runtime, progress, cancellationToken: cancellationToken);
+            if (denoiser is not ILatentDecoder decoder) return result;
+            using (result)
+            {
+                return new EngineResult(decoder.Decode(result.Canvas), result.Statistics);
+            }
         }
         finally
         {

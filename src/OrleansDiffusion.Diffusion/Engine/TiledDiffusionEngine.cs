@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Diffusion.Engine;
 
-/// <summary>The image (canvas [C, H, W], model space, clamped to [-1, 1]) and what it cost.</summary>
+/// <summary>The image (canvas [C, H, W], model space, clamped to [-1, 1]; a latent canvas is left unclamped) and what it cost.</summary>
 public sealed record EngineResult(Tensor Canvas, JobStatistics Statistics) : IDisposable
 {
     public void Dispose() => Canvas.Dispose();
@@ -43,7 +43,7 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
             if (step == steps - 1)
             {
                 var canvas = synced.TakeCanvas();
-                canvas.clamp_(-1, 1);
+                if (plan.LatentScale == 1) canvas.clamp_(-1, 1);
                 var statistics = new JobStatistics(plan.Layout.Count, silos, total.Elapsed.TotalSeconds, denoiseSeconds, syncSeconds,
                     bytes / steps, (double)forwardCalls / steps);
                 progress?.Report(new StepProgress(step + 1, steps, plan.Layout.Count, total.Elapsed.TotalSeconds, denoiseSeconds, syncSeconds, bytes));
