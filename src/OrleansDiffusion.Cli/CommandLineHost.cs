@@ -34,6 +34,11 @@ internal static class CommandLineHost
             foreach (var problem in e.Errors) error.WriteLine($"error: --{problem.Field}: {problem.Message}");
             return ExitCodes.InvalidInput;
         }
+        catch (OrleansDiffusion.Diffusion.StableDiffusion.ModelFormatException e)
+        {
+            error.WriteLine($"error: {e.Message}");
+            return ExitCodes.InvalidInput;
+        }
         catch (InvalidImageException e)
         {
             error.WriteLine($"error: {e.Message}");

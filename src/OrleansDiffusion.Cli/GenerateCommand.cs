@@ -6,7 +6,7 @@ using OrleansDiffusion.Diffusion.Imaging;
 
 namespace OrleansDiffusion.Cli;
 
-/// <summary><c>odiff generate</c>: one job on the embedded default (the built-in exemplar denoiser, in this process).</summary>
+/// <summary><c>odiff generate</c>: one job in this process, with the built-in exemplar denoiser or a Stable Diffusion folder (<c>--model</c>).</summary>
 internal static class GenerateCommand
 {
     private static readonly JobSpec Defaults = new();
@@ -65,13 +65,14 @@ internal static class GenerateCommand
         };
         var request = new GenerateRequest(spec, parsed.GetValue(Out) ?? "", parsed.GetValue(Silos), parsed.GetValue(BitDepth), parsed.GetValue(Json));
         request.Validate();
+        if (spec.ModelPath is not null) JobComponents.OpenModel(spec); // a malformed folder fails here, before anything runs or is written
 
         var watch = Stopwatch.StartNew();
-        using var denoiser = JobComponents.CreateExemplarDenoiser(spec);
+        using var denoiser = JobComponents.CreateDenoiser(spec);
         using var result = await ProgressDisplay.RunAsync(spec, progress => LocalGeneration.RunAsync(spec, denoiser, progress, cancellationToken: cancellation));
         var statistics = result.Statistics with { Seconds = watch.Elapsed.TotalSeconds };
 
-        PngWriter.Write(request.OutputPath, result.Canvas, request.Depth, GenerationParameters.Format(spec, denoiser.Name));
+        PngWriter.Write(request.OutputPath, result.Canvas, request.Depth, GenerationParameters.Format(spec, JobComponents.DenoiserName(spec)));
         var seam = SeamScore.Compute(result.Canvas);
         Console.Out.WriteLine(request.Json
             ? JsonSummary.Format(request, statistics, seam)

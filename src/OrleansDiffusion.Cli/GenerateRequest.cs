@@ -20,8 +20,8 @@ internal sealed record GenerateRequest(JobSpec Spec, string OutputPath, int Silo
             Fail("out", $"'{OutputPath}' is a directory");
         if (BitDepth is not (8 or 16)) Fail("bit-depth", $"must be 8 or 16, got {BitDepth}");
         if (Silos != 1) Fail("silos", $"must be 1 in this build (the embedded multi-silo cluster is not available yet), got {Silos}");
-        if (Spec.ModelPath is not null)
-            Fail("model", "Stable Diffusion model folders are not supported in this build; omit --model to use the built-in exemplar denoiser");
+        if (Spec.ModelPath is not null && !Directory.Exists(Spec.ModelPath))
+            Fail("model", $"folder '{Spec.ModelPath}' does not exist (a diffusers folder: model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/)");
         if (Spec.ExemplarPath is not null && !File.Exists(Spec.ExemplarPath))
             Fail("exemplar", $"file '{Spec.ExemplarPath}' does not exist");
         if (errors.Count > 0) throw new InvalidJobException(errors);
