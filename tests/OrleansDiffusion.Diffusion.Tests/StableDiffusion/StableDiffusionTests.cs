@@ -113,8 +113,8 @@ public sealed class StableDiffusionTests(TinyModelFixture tiny, ITestOutputHelpe
 
         Assert.Equal([3L, 48, 64], first.Canvas.shape);
         Assert.Equal(6, first.Statistics.Tiles); // latent 8×6 cells, windows of 4 cells overlapping by 2: 3 × 2
-        Assert.True(first.Canvas.equal(second.Canvas).item<bool>());
-        Assert.False(first.Canvas.equal(other.Canvas).item<bool>());
+        Assert.True(first.Canvas.eq(second.Canvas).all().item<bool>());
+        Assert.False(first.Canvas.eq(other.Canvas).all().item<bool>());
         Assert.True(first.Canvas.abs().max().item<float>() <= 1);
     }
 
