@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 need_packages=()
 command -v g++ >/dev/null || need_packages+=(g++)
+# The end-to-end tests start a real Redis for cluster membership.
+command -v redis-server >/dev/null || [[ -x /usr/bin/redis-server ]] || need_packages+=(redis-server)
 if ((${#need_packages[@]})); then
   if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && apt-get install -y -qq "${need_packages[@]}" >/dev/null
   else sudo apt-get update -qq && sudo apt-get install -y -qq "${need_packages[@]}" >/dev/null; fi

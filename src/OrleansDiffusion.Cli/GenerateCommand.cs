@@ -3,6 +3,8 @@ using System.Diagnostics;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Engine;
 using OrleansDiffusion.Diffusion.Imaging;
+using OrleansDiffusion.Client;
+using OrleansDiffusion.Hosting;
 
 namespace OrleansDiffusion.Cli;
 
@@ -66,16 +68,52 @@ internal static class GenerateCommand
         var request = new GenerateRequest(spec, parsed.GetValue(Out) ?? "", parsed.GetValue(Silos), parsed.GetValue(BitDepth), parsed.GetValue(Json));
         request.Validate();
 
+        var (statistics, seam) = request.Silos == 1
+            ? await RunInProcessAsync(request, cancellation)
+            : await RunOnEmbeddedClusterAsync(request, cancellation);
+        Console.Out.WriteLine(request.Json
+            ? JsonSummary.Format(request, statistics, seam)
+            : $"wrote {request.OutputPath} ({spec.Width}×{spec.Height}, {statistics.Tiles} tiles on {statistics.Silos} silo(s), {statistics.Seconds:F1} s, seam score {seam:F3})");
+        return ExitCodes.Success;
+    }
+
+    /// <summary>--silos 1: the engine in this process, no cluster.</summary>
+    private static async Task<(JobStatistics, double)> RunInProcessAsync(GenerateRequest request, CancellationToken cancellation)
+    {
+        var spec = request.Spec;
         var watch = Stopwatch.StartNew();
         using var denoiser = JobComponents.CreateExemplarDenoiser(spec);
         using var result = await ProgressDisplay.RunAsync(spec, progress => LocalGeneration.RunAsync(spec, denoiser, progress, cancellationToken: cancellation));
         var statistics = result.Statistics with { Seconds = watch.Elapsed.TotalSeconds };
-
         PngWriter.Write(request.OutputPath, result.Canvas, request.Depth, GenerationParameters.Format(spec, denoiser.Name));
-        var seam = SeamScore.Compute(result.Canvas);
-        Console.Out.WriteLine(request.Json
-            ? JsonSummary.Format(request, statistics, seam)
-            : $"wrote {request.OutputPath} ({spec.Width}×{spec.Height}, {statistics.Tiles} tiles, {statistics.Seconds:F1} s, seam score {seam:F3})");
-        return ExitCodes.Success;
+        return (statistics, SeamScore.Compute(result.Canvas));
+    }
+
+    /// <summary>--silos N: an embedded cluster of N silos in this process; the job goes through the SDK.</summary>
+    private static async Task<(JobStatistics, double)> RunOnEmbeddedClusterAsync(GenerateRequest request, CancellationToken cancellation)
+    {
+        var spec = request.Spec;
+        var store = Directory.CreateTempSubdirectory("odiff-embedded-");
+        try
+        {
+            await using var cluster = await EmbeddedCluster.StartAsync(Enumerable.Repeat(SiloRole.All, request.Silos).ToArray(), store.FullName, cancellation);
+            var client = new DiffusionClient(cluster.Client);
+            var status = await ProgressDisplay.RunAsync(spec, progress => client.RunAsync(spec,
+                new StatusProgress(s => progress.Report(new StepProgress(s.Step, spec.Steps, s.Tiles, s.ElapsedSeconds, 0, 0))), cancellation));
+            if (status.State != JobState.Completed)
+                throw new InvalidOperationException($"job {status.JobId} ended {status.State.ToString().ToLowerInvariant()}: {status.Error}");
+            await using (var result = await client.OpenResultAsync(status.JobId, cancellation))
+                await AtomicFile.WriteAsync(request.OutputPath, result, cancellation);
+            return (status.Statistics!, status.SeamScore);
+        }
+        finally
+        {
+            store.Delete(recursive: true);
+        }
+    }
+
+    private sealed class StatusProgress(Action<JobStatus> report) : IProgress<JobStatus>
+    {
+        public void Report(JobStatus value) => report(value);
     }
 }
