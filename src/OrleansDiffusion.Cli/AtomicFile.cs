@@ -1,0 +1,28 @@
+namespace OrleansDiffusion.Cli;
+
+/// <summary>Writes a file so that readers see either nothing or all of it: a temporary file beside it, then a rename.</summary>
+internal static class AtomicFile
+{
+    public static async Task<long> WriteAsync(string path, Stream content, CancellationToken cancellationToken)
+    {
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var temporary = $"{full}.tmp-{Guid.NewGuid():N}";
+        try
+        {
+            long written;
+            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20, useAsync: true))
+            {
+                await content.CopyToAsync(file, cancellationToken);
+                written = file.Length;
+            }
+            File.Move(temporary, full, overwrite: true);
+            return written;
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+    }
+}
