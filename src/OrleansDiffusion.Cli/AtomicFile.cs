@@ -3,7 +3,8 @@ namespace OrleansDiffusion.Cli;
 /// <summary>Writes a file so that readers see either nothing or all of it: a temporary file beside it, then a rename.</summary>
 internal static class AtomicFile
 {
-    public static async Task<long> WriteAsync(string path, Stream content, CancellationToken cancellationToken)
+    /// <param name="expectedLength">when given, a copy of another length is an error and the path is left untouched.</param>
+    public static async Task<long> WriteAsync(string path, Stream content, CancellationToken cancellationToken, long? expectedLength = null)
     {
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
@@ -16,13 +17,14 @@ internal static class AtomicFile
                 await content.CopyToAsync(file, cancellationToken);
                 written = file.Length;
             }
+            if (expectedLength is { } expected && written != expected)
+                throw new IOException($"received {written} bytes but expected {expected}; '{path}' was not written");
             File.Move(temporary, full, overwrite: true);
             return written;
         }
-        catch
+        finally
         {
             File.Delete(temporary);
-            throw;
         }
     }
 }

@@ -197,31 +197,11 @@ internal static class ClusterCommands
         return final.State == JobState.Completed ? ExitCodes.Success : ExitCodes.Failure;
     }
 
-    /// <summary>Streams the result into a temporary file next to <paramref name="path"/>, then moves it into place, so
-    /// the path never holds a partial image.</summary>
+    /// <summary>Streams the result into place atomically, checking it is complete.</summary>
     private static async Task<long> WriteAtomicallyAsync(string path, DiffusionClient client, JobStatus status, CancellationToken cancellation)
     {
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var temporary = $"{full}.tmp-{Guid.NewGuid():N}";
-        try
-        {
-            long written;
-            await using (var result = await client.OpenResultAsync(status.JobId, cancellation))
-            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
-            {
-                await result.CopyToAsync(file, cancellation);
-                written = file.Length;
-            }
-            if (status.OutputBytes > 0 && written != status.OutputBytes)
-                throw new IOException($"fetched {written} bytes of job '{status.JobId}' but its output has {status.OutputBytes}; '{path}' was not written");
-            File.Move(temporary, full, overwrite: true);
-            return written;
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
+        await using var result = await client.OpenResultAsync(status.JobId, cancellation);
+        return await AtomicFile.WriteAsync(path, result, cancellation, status.OutputBytes > 0 ? status.OutputBytes : null);
     }
 
     /// <summary>Connects, runs <paramref name="action"/>, and turns cluster-side failures into exit code 1 with a message.</summary>
