@@ -6,10 +6,17 @@ cd "$(dirname "$0")/.."
 
 need_packages=()
 command -v g++ >/dev/null || need_packages+=(g++)
+# The end-to-end tests start a real Redis for cluster membership.
+command -v redis-server >/dev/null || [[ -x /usr/bin/redis-server ]] || need_packages+=(redis-server)
+# promtool (Debian package prometheus) checks the dashboard's PromQL and a live /metrics scrape.
+command -v promtool >/dev/null || need_packages+=(prometheus)
 if ((${#need_packages[@]})); then
-  if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && apt-get install -y -qq "${need_packages[@]}" >/dev/null
-  else sudo apt-get update -qq && sudo apt-get install -y -qq "${need_packages[@]}" >/dev/null; fi
+  sudo=(); [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_packages[@]}" >/dev/null
 fi
+# kubectl (>= 1.27, with kustomize v5) renders the manifests; it is not in Debian's archive, so it must be on the image.
+command -v kubectl >/dev/null || { echo "tests need kubectl >= 1.27 on PATH (kubectl kustomize renders k8s/)" >&2; exit 1; }
 
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT

@@ -22,7 +22,7 @@ internal static class CommandLineHost
         if (parsed.Errors.Count > 0)
         {
             foreach (var problem in parsed.Errors) error.WriteLine($"error: {problem.Message}");
-            error.WriteLine("Run 'odiff generate --help' for the options.");
+            error.WriteLine($"Run 'odiff {(args.Length > 0 ? args[0] + " " : "")}--help' for the options.");
             return ExitCodes.InvalidInput;
         }
         try

@@ -6,6 +6,9 @@ namespace OrleansDiffusion.Cli;
 /// <summary>A parsed <c>odiff generate</c>: the job plus what the command line adds (output, cluster size, format).</summary>
 internal sealed record GenerateRequest(JobSpec Spec, string OutputPath, int Silos, int BitDepth, bool Json)
 {
+    /// <summary>Largest embedded cluster (silos in this one process).</summary>
+    public const int MaxSilos = 16;
+
     public PngBitDepth Depth => BitDepth == 16 ? PngBitDepth.Sixteen : PngBitDepth.Eight;
 
     /// <summary>Throws <see cref="InvalidJobException"/> listing every broken rule; touches nothing.</summary>
@@ -19,9 +22,12 @@ internal sealed record GenerateRequest(JobSpec Spec, string OutputPath, int Silo
         else if (Directory.Exists(OutputPath))
             Fail("out", $"'{OutputPath}' is a directory");
         if (BitDepth is not (8 or 16)) Fail("bit-depth", $"must be 8 or 16, got {BitDepth}");
-        if (Silos != 1) Fail("silos", $"must be 1 in this build (the embedded multi-silo cluster is not available yet), got {Silos}");
+        else if (BitDepth == 16 && Silos > 1) Fail("bit-depth", "16-bit output is written by the in-process engine only (--silos 1)");
+        if (Silos is < 1 or > MaxSilos) Fail("silos", $"must be between 1 and {MaxSilos}, got {Silos}");
         if (Spec.ModelPath is not null && !Directory.Exists(Spec.ModelPath))
             Fail("model", $"folder '{Spec.ModelPath}' does not exist (a diffusers folder: model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/)");
+        else if (Spec.ModelPath is not null && Silos != 1)
+            Fail("model", "Stable Diffusion folders run in-process only in this build (--silos 1), not on the cluster yet");
         if (Spec.ExemplarPath is not null && !File.Exists(Spec.ExemplarPath))
             Fail("exemplar", $"file '{Spec.ExemplarPath}' does not exist");
         if (errors.Count > 0) throw new InvalidJobException(errors);

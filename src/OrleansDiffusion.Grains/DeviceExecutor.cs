@@ -24,6 +24,7 @@ public sealed class DeviceExecutor : IDisposable
     private readonly BlockingCollection<object> _queue = [];
     private readonly ConcurrentDictionary<string, int> _tilesPerJob = new();
     private readonly List<StepRequest> _deferred = [];
+    private readonly Dictionary<string, (int Step, int Done)> _progress = []; // device thread only
     private readonly Thread _thread;
     private readonly TimeSpan _gatherWindow;
     private readonly int _maxBatch;
@@ -111,7 +112,9 @@ public sealed class DeviceExecutor : IDisposable
             batch.Add(waiting);
             _deferred.Remove(waiting);
         }
-        var expected = Math.Min(_maxBatch, _tilesPerJob.GetValueOrDefault(first.JobKey, 1));
+        // Wait only for the tiles of this job and step that have not been processed yet.
+        var done = _progress.TryGetValue(first.JobKey, out var progress) && progress.Step == first.Step ? progress.Done : 0;
+        var expected = Math.Min(_maxBatch, Math.Max(1, _tilesPerJob.GetValueOrDefault(first.JobKey, 1) - done));
         var deadline = Stopwatch.StartNew();
         while (batch.Count < expected)
         {
@@ -126,6 +129,10 @@ public sealed class DeviceExecutor : IDisposable
 
     private void RunBatch(List<StepRequest> batch)
     {
+        var key = batch[0].JobKey;
+        var done = _progress.TryGetValue(key, out var progress) && progress.Step == batch[0].Step ? progress.Done : 0;
+        _progress[key] = (batch[0].Step, done + batch.Count);
+        if (_tilesPerJob.GetValueOrDefault(key) == 0) _progress.Remove(key);
         try
         {
             var job = batch[0].Job;
