@@ -26,8 +26,7 @@ internal sealed record GenerateRequest(JobSpec Spec, string OutputPath, int Silo
         if (Silos is < 1 or > MaxSilos) Fail("silos", $"must be between 1 and {MaxSilos}, got {Silos}");
         if (Spec.ModelPath is not null && !Directory.Exists(Spec.ModelPath))
             Fail("model", $"folder '{Spec.ModelPath}' does not exist (a diffusers folder: model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/)");
-        else if (Spec.ModelPath is not null && Silos != 1)
-            Fail("model", "Stable Diffusion folders run in-process only in this build (--silos 1), not on the cluster yet");
+
         if (Spec.ExemplarPath is not null && !File.Exists(Spec.ExemplarPath))
             Fail("exemplar", $"file '{Spec.ExemplarPath}' does not exist");
         if (errors.Count > 0) throw new InvalidJobException(errors);

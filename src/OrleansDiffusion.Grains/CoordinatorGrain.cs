@@ -32,8 +32,8 @@ public sealed partial class CoordinatorGrain(IOptions<OutputStoreOptions> store,
         }
         JobSpecValidator.EnsureValid(spec);
         var sync = JobComponents.CreateSync(spec.Sync);
-        var (channels, maxHalo) = JobComponents.DenoiserShape(spec);
-        var plan = JobComponents.Plan(spec, channels, maxHalo, sync);
+        var (channels, maxHalo, latentScale) = JobComponents.DenoiserShape(spec);
+        var plan = JobComponents.Plan(spec, channels, maxHalo, sync, latentScale);
         var status = new JobStatus { JobId = JobId, Spec = spec, State = JobState.Queued, Tiles = plan.Layout.Count, CreatedAt = DateTimeOffset.UtcNow };
         Publish(status);
         await Registry.RecordAsync(status);
@@ -114,9 +114,10 @@ public sealed partial class CoordinatorGrain(IOptions<OutputStoreOptions> store,
             await using (runtime)
                 result = await new TiledDiffusionEngine(sync).RunAsync(plan, runtime, progress, runtime.Silos, _cancellation.Token);
             using (result)
+            using (var image = Decode(plan, result.Canvas))
             {
                 var path = Path.GetFullPath(Path.Combine(store.Value.Directory, $"{JobId}.png"));
-                PngWriter.Write(path, result.Canvas, PngBitDepth.Eight, GenerationParameters.Format(plan.Spec, JobComponents.DenoiserName(plan.Spec)));
+                PngWriter.Write(path, image, PngBitDepth.Eight, GenerationParameters.Format(plan.Spec, JobComponents.DenoiserName(plan.Spec)));
                 metrics.RecordOutput(new FileInfo(path).Length);
                 Update(s => s with
                 {
@@ -125,7 +126,7 @@ public sealed partial class CoordinatorGrain(IOptions<OutputStoreOptions> store,
                     TilePlacement = runtime.Locations,
                     OutputPath = path,
                     OutputBytes = new FileInfo(path).Length,
-                    SeamScore = SeamScore.Compute(result.Canvas),
+                    SeamScore = SeamScore.Compute(image),
                     ElapsedSeconds = result.Statistics.Seconds,
                 });
             }
@@ -140,6 +141,15 @@ public sealed partial class CoordinatorGrain(IOptions<OutputStoreOptions> store,
             Update(s => s with { State = JobState.Failed, Error = e.Message });
         }
         await RecordAsync(grains);
+    }
+
+    /// <summary>A latent canvas (Stable Diffusion) is decoded here with the model's VAE (tiled, GroupNorm statistics
+    /// pooled over tiles); a pixel canvas is the image already.</summary>
+    private static TorchSharp.torch.Tensor Decode(JobPlan plan, TorchSharp.torch.Tensor canvas)
+    {
+        if (plan.LatentScale == 1) return canvas.alias();
+        using var model = JobComponents.CreateDenoiser(plan.Spec);
+        return ((Diffusion.Denoisers.ILatentDecoder)model).Decode(canvas);
     }
 
     private async Task RecordAsync(IGrainFactory grains)

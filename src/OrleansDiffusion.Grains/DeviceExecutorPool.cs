@@ -34,7 +34,7 @@ public sealed class DeviceExecutorPool : IDisposable
         lock (_lock)
         {
             if (!_contexts.TryGetValue((executor.Name, jobKey), out var context))
-                _contexts[(executor.Name, jobKey)] = context = JobDeviceContext.Create(assignment);
+                _contexts[(executor.Name, jobKey)] = context = JobDeviceContext.Create(assignment, executor.Device);
             return context;
         }
     }

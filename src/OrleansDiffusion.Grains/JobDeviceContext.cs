@@ -16,15 +16,15 @@ internal sealed class JobDeviceContext(JobPlan plan, IDenoiser denoiser, ISchedu
     public NoiseField Noise { get; } = new(plan.Spec.Seed);
 
     /// <summary>Builds everything from the assignment, exactly as the coordinator planned it.</summary>
-    public static JobDeviceContext Create(TileAssignment assignment)
+    public static JobDeviceContext Create(TileAssignment assignment, TorchSharp.torch.Device device)
     {
         var spec = assignment.Spec;
-        var denoiser = JobComponents.CreateExemplarDenoiser(spec);
+        var denoiser = JobComponents.CreateDenoiser(spec, device);
         var sync = JobComponents.CreateSync(spec.Sync);
         var plan = JobComponents.Plan(spec, denoiser, sync);
         if (plan.Context != assignment.Context || plan.Layout.Count != assignment.TileCount)
             throw new InvalidOperationException($"tile plan disagrees with the coordinator's (context {plan.Context} vs {assignment.Context}, {plan.Layout.Count} vs {assignment.TileCount} tiles)");
-        return new JobDeviceContext(plan, denoiser, JobComponents.CreateScheduler(spec));
+        return new JobDeviceContext(plan, denoiser, JobComponents.CreateScheduler(spec, denoiser));
     }
 
     public void Dispose() => Denoiser.Dispose();

@@ -13,7 +13,7 @@ public class TileGrainTests
         using var outputs = new TempDirectory();
         await using var cluster = await EmbeddedCluster.StartAsync([SiloRole.All], outputs.Path);
         var spec = ClusterJobs.Spec(SyncMode.None, steps: 3); // no context: a tile may adopt its own proposal
-        var (channels, maxHalo) = JobComponents.DenoiserShape(spec);
+        var (channels, maxHalo, _) = JobComponents.DenoiserShape(spec);
         var plan = JobComponents.Plan(spec, channels, maxHalo, JobComponents.CreateSync(spec.Sync));
         var window = plan.Layout.Windows[0];
         var tile = cluster.Client.GetGrain<ITileGrain>("idempotent/1/0");

@@ -118,12 +118,13 @@ public static class JobComponents
         }
     }
 
-    /// <summary>Channels and largest halo of the denoiser a spec selects, without building it (coordinators need only these).</summary>
-    public static (int Channels, int MaxHalo) DenoiserShape(JobSpec spec, ExemplarDenoiserOptions? options = null)
+    /// <summary>Channels, largest halo and latent scale of the denoiser a spec selects, without loading weights
+    /// (a coordinator plans the tiles with these; a model folder is validated on the way).</summary>
+    public static (int Channels, int MaxHalo, int LatentScale) DenoiserShape(JobSpec spec, ExemplarDenoiserOptions? options = null)
     {
-        if (spec.ModelPath is not null)
-            throw new InvalidJobException("model", "Stable Diffusion model folders run in-process only in this build (--silos 1), not on the cluster yet");
-        return (3, (options ?? new ExemplarDenoiserOptions()).Schedule.LargestRadius);
+        if (spec.ModelPath is null) return (3, (options ?? new ExemplarDenoiserOptions()).Schedule.LargestRadius, 1);
+        var folder = OpenModel(spec);
+        return (folder.UNet.InChannels, 0, folder.LatentScale);
     }
 
     /// <summary>The tile layout and context a job runs with under the given denoiser and sync mode.</summary>
