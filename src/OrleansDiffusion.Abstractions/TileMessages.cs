@@ -1,10 +1,11 @@
 namespace OrleansDiffusion.Abstractions;
 
-/// <summary>A dense float32 array with its shape: how latents travel (never as a TorchSharp tensor).</summary>
+/// <summary>A dense float32 array with its shape: how latents travel (never as a TorchSharp tensor). The samples
+/// travel as raw little-endian bytes because Orleans copies a byte[] in bulk but encodes a float[] element by element.</summary>
 [GenerateSerializer, Immutable, Alias("odiff.TensorPayload")]
-public sealed record TensorPayload([property: Id(0)] int[] Shape, [property: Id(1)] float[] Data)
+public sealed record TensorPayload([property: Id(0)] int[] Shape, [property: Id(1)] byte[] Data)
 {
-    public long Bytes => Data.LongLength * sizeof(float);
+    public long Bytes => Data.LongLength;
 }
 
 /// <summary>Identifies one step of one run of a job; a retried call with the same values is idempotent, and

@@ -28,25 +28,28 @@ public sealed class DeviceExecutorPool : IDisposable
         }
     }
 
-    /// <summary>Call on the executor's thread.</summary>
+    /// <summary>Call on the executor's thread. Only that thread creates contexts for its device, so building one (seconds
+    /// for a model) happens outside the lock: grain threads assigning tiles meanwhile must never block on it.</summary>
     internal JobDeviceContext Context(DeviceExecutor executor, string jobKey, TileAssignment assignment)
     {
         lock (_lock)
         {
-            if (!_contexts.TryGetValue((executor.Name, jobKey), out var context))
-                _contexts[(executor.Name, jobKey)] = context = JobDeviceContext.Create(assignment, executor.Device);
-            return context;
+            if (_contexts.TryGetValue((executor.Name, jobKey), out var existing)) return existing;
         }
+        var context = JobDeviceContext.Create(assignment, executor.Device);
+        lock (_lock) _contexts[(executor.Name, jobKey)] = context;
+        return context;
     }
 
     /// <summary>Call on the executor's thread; frees the job's shared state with its last tile.</summary>
     internal void Release(DeviceExecutor executor, string jobKey)
     {
+        JobDeviceContext? context;
         lock (_lock)
         {
-            if (executor.RemoveTile(jobKey) && _contexts.Remove((executor.Name, jobKey), out var context))
-                context.Dispose();
+            if (!executor.RemoveTile(jobKey) || !_contexts.Remove((executor.Name, jobKey), out context)) return;
         }
+        context.Dispose();
     }
 
     public void Dispose()

@@ -9,12 +9,13 @@ internal static class TensorPayloads
     public static TensorPayload ToPayload(Tensor tensor)
     {
         using var cpu = tensor.to(ScalarType.Float32).cpu().contiguous();
-        return new TensorPayload(cpu.shape.Select(d => (int)d).ToArray(), cpu.data<float>().ToArray());
+        return new TensorPayload(cpu.shape.Select(d => (int)d).ToArray(), cpu.bytes.ToArray());
     }
 
     public static Tensor ToTensor(TensorPayload payload, Device? device = null)
     {
-        var tensor = TorchSharp.torch.tensor(payload.Data, payload.Shape.Select(d => (long)d).ToArray());
+        var tensor = TorchSharp.torch.empty(payload.Shape.Select(d => (long)d).ToArray(), ScalarType.Float32);
+        tensor.bytes = payload.Data;
         return device is null || device.type == TorchSharp.DeviceType.CPU ? tensor : tensor.to(device);
     }
 }

@@ -27,6 +27,10 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     public static async Task<EmbeddedCluster> StartAsync(IReadOnlyList<SiloRole> roles, string outputDirectory, CancellationToken cancellationToken = default)
     {
         if (roles.Count == 0 || roles[0] == SiloRole.Worker) throw new ArgumentException("the first silo must host coordinators", nameof(roles));
+        // Every accelerator silo here runs a device thread in this one process: share the cores between them
+        // instead of letting each use them all (oversubscribed intra-op threads starve the silos' schedulers).
+        var devices = roles.Count(r => r != SiloRole.Coordinator);
+        if (devices > 1) TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / devices));
         var cluster = new EmbeddedCluster();
         var clusterId = $"odiff-embedded-{Guid.NewGuid():N}";
         IPEndPoint? primary = null;
