@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
 
 namespace OrleansDiffusion.Hosting;
 
@@ -57,12 +58,25 @@ public sealed class EmbeddedCluster : IAsyncDisposable
                 cluster._silos.Add(host);
                 await host.StartAsync(cancellationToken);
             }
+            await cluster.WaitForConvergenceAsync(cancellationToken);
             return cluster;
         }
         catch
         {
             await cluster.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>A silo that has started may not yet know the others' grain types; placing a tile then fails
+    /// ("no implementation") or lands on too few silos. Wait until every silo's manifest lists every silo.</summary>
+    private async Task WaitForConvergenceAsync(CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!_silos.All(s => s.Services.GetRequiredService<IClusterManifestProvider>().Current.Silos.Count == _silos.Count))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the {_silos.Count} embedded silos did not see each other within 60 s");
+            await Task.Delay(50, cancellationToken);
         }
     }
 
