@@ -19,7 +19,7 @@ internal sealed class JobOptions
     public Option<int> Tile { get; } = new("--tile") { Description = "Tile (window) size in pixels.", DefaultValueFactory = _ => Defaults.Tile };
     public Option<int?> Overlap { get; } = new("--overlap") { Description = $"Overlap between neighbouring tiles (default {Defaults.Overlap}; 0 with --sync halo)." };
     public Option<SyncMode> Sync { get; } = new("--sync") { Description = "How tiles are kept in agreement between steps.", DefaultValueFactory = _ => Defaults.Sync };
-    public Option<SchedulerKind> Scheduler { get; } = new("--scheduler") { Description = "Sampler.", DefaultValueFactory = _ => Defaults.Scheduler };
+    public Option<SchedulerKind?> Scheduler { get; } = new("--scheduler") { Description = "Sampler: ddim or euler (default: the one a --model folder names, else ddim)." };
     public Option<double> Eta { get; } = new("--eta") { Description = "DDIM eta (0 deterministic .. 1 stochastic; noise from the shared field).", DefaultValueFactory = _ => 0 };
     public Option<bool> Karras { get; } = new("--karras") { Description = "Karras sigmas for the Euler scheduler." };
     public Option<double> Cfg { get; } = new("--cfg") { Description = "Classifier-free guidance weight (Stable Diffusion models).", DefaultValueFactory = _ => Defaults.Cfg };
@@ -50,7 +50,9 @@ internal sealed class JobOptions
             Tile = parsed.GetValue(Tile),
             Overlap = parsed.GetValue(Overlap) ?? (sync == SyncMode.Halo ? 0 : Defaults.Overlap),
             Sync = sync,
-            Scheduler = parsed.GetValue(Scheduler),
+            Scheduler = parsed.GetValue(Scheduler) ?? (parsed.GetValue(Model) is { } model && Directory.Exists(model)
+                ? Diffusion.StableDiffusion.SchedulerConfigReader.DefaultFor(model)
+                : Defaults.Scheduler),
             Eta = parsed.GetValue(Eta),
             Karras = parsed.GetValue(Karras),
             Cfg = parsed.GetValue(Cfg),

@@ -33,6 +33,26 @@ public class ModelCommandTests
     }
 
     [Fact]
+    public async Task The_sampler_defaults_to_the_one_the_folder_names_and_scheduler_overrides_it()
+    {
+        using var directory = new TempDirectory();
+        var model = Path.Combine(directory.Path, "tiny");
+        TinyModel.Write(model);
+        var config = Path.Combine(model, "scheduler", "scheduler_config.json");
+        var json = await File.ReadAllTextAsync(config);
+        Assert.Contains("\"DDIMScheduler\"", json);
+        await File.WriteAllTextAsync(config, json.Replace("\"DDIMScheduler\"", "\"EulerDiscreteScheduler\"", StringComparison.Ordinal));
+
+        var named = await OdiffProcess.RunAsync(directory.Path, Generate(model, "named.png"));
+        var overridden = await OdiffProcess.RunAsync(directory.Path, [.. Generate(model, "ddim.png"), "--scheduler", "ddim"]);
+
+        Assert.True(named.ExitCode == 0, named.Stderr);
+        Assert.True(overridden.ExitCode == 0, overridden.Stderr);
+        Assert.Contains("\"scheduler\":\"euler\"", named.Stdout);
+        Assert.Contains("\"scheduler\":\"ddim\"", overridden.Stdout);
+    }
+
+    [Fact]
     public async Task Init_refuses_a_non_empty_folder_and_unknown_presets()
     {
         using var directory = new TempDirectory();

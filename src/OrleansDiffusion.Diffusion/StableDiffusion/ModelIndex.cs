@@ -1,3 +1,4 @@
+using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Schedulers;
 
 namespace OrleansDiffusion.Diffusion.StableDiffusion;
@@ -49,5 +50,20 @@ public static class SchedulerConfigReader
         if (config.BetaSchedule is not ("scaled_linear" or "linear")) throw c.Error("beta_schedule", $"'{config.BetaSchedule}' is not supported (scaled_linear, linear)");
         if (config.TimestepSpacing is not ("leading" or "trailing" or "linspace")) throw c.Error("timestep_spacing", $"'{config.TimestepSpacing}' is not supported");
         return (config, c.String("_class_name", "DDIMScheduler"));
+    }
+
+    /// <summary>The sampler a model folder names: Euler for Euler*Scheduler, else DDIM (the folder's betas and
+    /// prediction type apply either way; other diffusers samplers such as PNDM run as DDIM).</summary>
+    public static SchedulerKind DefaultFor(string modelFolder)
+    {
+        try
+        {
+            var (_, className) = Read(Path.Combine(modelFolder, "scheduler", "scheduler_config.json"));
+            return className.StartsWith("Euler", StringComparison.Ordinal) ? SchedulerKind.Euler : SchedulerKind.Ddim;
+        }
+        catch (Exception e) when (e is ModelFormatException or IOException or UnauthorizedAccessException)
+        {
+            return SchedulerKind.Ddim; // the folder's problems are reported when the job is validated
+        }
     }
 }
