@@ -8,6 +8,9 @@ public sealed class AcceleratorOptions
 
     /// <summary>Most tiles per forward pass (bounds device memory).</summary>
     public int MaxBatch { get; set; } = 16;
+
+    /// <summary>Keep Stable Diffusion weights in fp16 on GPU devices (halves their memory; CPUs stay fp32).</summary>
+    public bool HalfPrecision { get; set; }
 }
 
 /// <summary>Where coordinators write finished images.</summary>

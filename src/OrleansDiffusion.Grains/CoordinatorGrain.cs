@@ -92,6 +92,7 @@ public sealed partial class CoordinatorGrain(IOptions<OutputStoreOptions> store,
     /// <summary>Runs on the thread pool: the engine, then the output write.</summary>
     private async Task RunAsync(IGrainFactory grains, JobPlan plan, Diffusion.Sync.ISyncMode sync)
     {
+        Func<JobStatus, JobStatus> finish;
         var runtime = new GrainTileRuntime(grains, JobId, epoch: 1);
         try
         {
@@ -119,28 +120,40 @@ public sealed partial class CoordinatorGrain(IOptions<OutputStoreOptions> store,
                 var path = Path.GetFullPath(Path.Combine(store.Value.Directory, $"{JobId}.png"));
                 PngWriter.Write(path, image, PngBitDepth.Eight, GenerationParameters.Format(plan.Spec, JobComponents.DenoiserName(plan.Spec)));
                 metrics.RecordOutput(new FileInfo(path).Length);
-                Update(s => s with
+                var (statistics, placement, bytes, seam) = (result.Statistics with { Silos = runtime.Silos }, runtime.Locations,
+                    new FileInfo(path).Length, SeamScore.Compute(image));
+                finish = s => s with
                 {
                     State = JobState.Completed,
-                    Statistics = result.Statistics with { Silos = runtime.Silos },
-                    TilePlacement = runtime.Locations,
+                    Statistics = statistics,
+                    TilePlacement = placement,
                     OutputPath = path,
-                    OutputBytes = new FileInfo(path).Length,
-                    SeamScore = SeamScore.Compute(image),
-                    ElapsedSeconds = result.Statistics.Seconds,
-                });
+                    OutputBytes = bytes,
+                    SeamScore = seam,
+                    ElapsedSeconds = statistics.Seconds,
+                };
             }
         }
         catch (OperationCanceledException)
         {
-            Update(s => s with { State = JobState.Cancelled });
+            finish = s => s with { State = JobState.Cancelled };
         }
         catch (Exception e)
         {
             LogJobFailed(logger, e, JobId);
-            Update(s => s with { State = JobState.Failed, Error = e.Message });
+            finish = s => s with { State = JobState.Failed, Error = e.Message };
         }
-        await RecordAsync(grains);
+        // The registry learns the final state before watchers do: whoever sees "completed" finds it listed.
+        JobStatus final;
+        lock (_lock) final = finish(_status!);
+        try
+        {
+            await grains.GetGrain<IJobRegistryGrain>(0).RecordAsync(final);
+        }
+        finally
+        {
+            Publish(final);
+        }
     }
 
     /// <summary>A latent canvas (Stable Diffusion) is decoded here with the model's VAE (tiled, GroupNorm statistics

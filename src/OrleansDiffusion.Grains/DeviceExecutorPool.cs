@@ -10,9 +10,12 @@ public sealed class DeviceExecutorPool : IDisposable
     private readonly Dictionary<(string Device, string Job), JobDeviceContext> _contexts = [];
     private readonly Lock _lock = new();
 
+    private readonly bool _half;
+
     public DeviceExecutorPool(IOptions<AcceleratorOptions> options)
     {
         var accelerator = options.Value;
+        _half = accelerator.HalfPrecision;
         Executors = accelerator.Devices.Select(d => new DeviceExecutor(d, accelerator.MaxBatch)).ToArray();
     }
 
@@ -36,7 +39,7 @@ public sealed class DeviceExecutorPool : IDisposable
         {
             if (_contexts.TryGetValue((executor.Name, jobKey), out var existing)) return existing;
         }
-        var context = JobDeviceContext.Create(assignment, executor.Device);
+        var context = JobDeviceContext.Create(assignment, executor.Device, _half);
         lock (_lock) _contexts[(executor.Name, jobKey)] = context;
         return context;
     }

@@ -16,10 +16,10 @@ internal sealed class JobDeviceContext(JobPlan plan, IDenoiser denoiser, ISchedu
     public NoiseField Noise { get; } = new(plan.Spec.Seed);
 
     /// <summary>Builds everything from the assignment, exactly as the coordinator planned it.</summary>
-    public static JobDeviceContext Create(TileAssignment assignment, TorchSharp.torch.Device device)
+    public static JobDeviceContext Create(TileAssignment assignment, TorchSharp.torch.Device device, bool half)
     {
         var spec = assignment.Spec;
-        var denoiser = JobComponents.CreateDenoiser(spec, device);
+        var denoiser = JobComponents.CreateDenoiser(spec, device, half);
         var sync = JobComponents.CreateSync(spec.Sync);
         var plan = JobComponents.Plan(spec, denoiser, sync);
         if (plan.Context != assignment.Context || plan.Layout.Count != assignment.TileCount)

@@ -15,7 +15,9 @@ public sealed class JobRegistryGrain : Grain, IJobRegistryGrain
 
     public Task RecordAsync(JobStatus status)
     {
-        _jobs[status.JobId] = status with { Preview = null };
+        // A late "running" record must not hide a finished job.
+        if (!_jobs.TryGetValue(status.JobId, out var known) || !known.IsFinished)
+            _jobs[status.JobId] = status with { Preview = null };
         return Task.CompletedTask;
     }
 

@@ -47,6 +47,7 @@ public static class DiffusionHostingExtensions
         {
             o.Devices.Clear();
             foreach (var device in options.DeviceList) o.Devices.Add(device);
+            o.HalfPrecision = options.HalfPrecision;
         });
         services.Configure<OutputStoreOptions>(o => o.Directory = options.OutputDirectory);
         services.AddPlacementDirector<AcceleratorPlacement, AcceleratorPlacementDirector>();

@@ -55,6 +55,9 @@ public sealed class DiffusionSiloOptions
     [Required]
     public string OutputDirectory { get; set; } = "outputs";
 
+    /// <summary>Keep Stable Diffusion weights in fp16 on GPU devices.</summary>
+    public bool HalfPrecision { get; set; }
+
     public bool HostsTiles => Role is SiloRole.Worker or SiloRole.All;
     public bool HostsCoordinators => Role is SiloRole.Coordinator or SiloRole.All;
 

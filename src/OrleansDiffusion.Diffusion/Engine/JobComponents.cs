@@ -55,11 +55,12 @@ public static class JobComponents
     /// the CPU, moved to <paramref name="device"/>), else the built-in exemplar denoiser. A malformed model folder is an
     /// <see cref="InvalidJobException"/> on field "model" naming the file and tensor.
     /// </summary>
-    public static IDenoiser CreateDenoiser(JobSpec spec, TorchSharp.torch.Device? device = null)
+    /// <param name="half">keep model weights in fp16 (GPU devices; the CPU keeps fp32).</param>
+    public static IDenoiser CreateDenoiser(JobSpec spec, TorchSharp.torch.Device? device = null, bool half = false)
     {
         if (spec.ModelPath is null) return CreateExemplarDenoiser(spec);
         var folder = OpenModel(spec);
-        var model = folder.Load(device);
+        var model = folder.Load(device, half && device is { type: not TorchSharp.DeviceType.CPU });
         try
         {
             return new StableDiffusionDenoiser(model, spec.Prompt, spec.NegativePrompt, spec.Cfg, ownsModel: true);
