@@ -20,9 +20,31 @@ internal sealed class GrainTileRuntime(IGrainFactory grains, string jobId, int e
 
     public async Task StartAsync(JobPlan plan, CancellationToken cancellationToken)
     {
+        // A silo that just joined may not yet know of the accelerator silos (no tile grain implementation, or none
+        // to place on); initialisation is idempotent, so retry for a while before failing the job.
+        var deadline = DateTime.UtcNow + PlacementPatience;
+        while (true)
+        {
+            try
+            {
+                _tiles = plan.Layout.Windows.Select(w => grains.GetGrain<ITileGrain>($"{jobId}/{epoch}/{w.Index}")).ToArray();
+                Locations = await InitializeTilesAsync(plan);
+                return;
+            }
+            catch (Exception e) when (e is OrleansException or ArgumentException && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>How long a job waits for accelerator silos to appear before it fails.</summary>
+    public static TimeSpan PlacementPatience { get; } = TimeSpan.FromSeconds(30);
+
+    private async Task<string[]> InitializeTilesAsync(JobPlan plan)
+    {
         var layout = plan.Layout;
-        _tiles = layout.Windows.Select(w => grains.GetGrain<ITileGrain>($"{jobId}/{epoch}/{w.Index}")).ToArray();
-        Locations = await Task.WhenAll(layout.Windows.Select(w => _tiles[w.Index].InitializeAsync(new TileAssignment
+        return await Task.WhenAll(layout.Windows.Select(w => _tiles[w.Index].InitializeAsync(new TileAssignment
         {
             JobId = jobId,
             Epoch = epoch,
