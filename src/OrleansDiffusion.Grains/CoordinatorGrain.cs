@@ -99,6 +99,7 @@ public sealed partial class CoordinatorGrain(IOptions<OutputStoreOptions> store,
             Update(s => s with { State = JobState.Running });
             await RecordAsync(grains);
             var previous = new StepProgress(0, plan.Steps, plan.Layout.Count, 0, 0, 0);
+            byte[]? preview = null;
             var progress = new StepReporter(p =>
             {
                 Update(s => s with
@@ -107,13 +108,15 @@ public sealed partial class CoordinatorGrain(IOptions<OutputStoreOptions> store,
                     ElapsedSeconds = p.ElapsedSeconds,
                     LastStepDenoiseSeconds = p.DenoiseSeconds - previous.DenoiseSeconds,
                     LastStepSyncSeconds = p.SyncSeconds - previous.SyncSeconds,
+                    Preview = preview ?? s.Preview,
                 });
                 metrics.RecordCoordinatorStep(p.ElapsedSeconds - previous.ElapsedSeconds, p.SyncSeconds - previous.SyncSeconds, p.Bytes - previous.Bytes);
                 previous = p;
             });
             EngineResult result;
             await using (runtime)
-                result = await new TiledDiffusionEngine(sync).RunAsync(plan, runtime, progress, runtime.Silos, _cancellation.Token);
+                result = await new TiledDiffusionEngine(sync).RunAsync(plan, runtime, progress, runtime.Silos,
+                    (_, canvas) => preview = PreviewImage.Encode(canvas), _cancellation.Token);
             using (result)
             using (var image = Decode(plan, result.Canvas))
             {

@@ -87,6 +87,23 @@ public class ClusterTests(FourSiloClusterFixture fixture) : IClassFixture<FourSi
     }
 
     [Fact]
+    public async Task Progress_carries_per_step_timings_and_a_small_preview_png()
+    {
+        var spec = ClusterJobs.Spec(steps: 6) with { Width = 256, Height = 192 };
+        var coordinator = fixture.Cluster.Client.GetGrain<ICoordinatorGrain>($"preview-{Guid.NewGuid():N}");
+        await coordinator.StartAsync(spec);
+        var running = await coordinator.WaitForProgressAsync(0, TimeSpan.FromMinutes(1));
+        Assert.NotNull(running);
+        Assert.InRange(running.Step, 1, spec.Steps);
+        Assert.True(running.LastStepDenoiseSeconds > 0);
+        Assert.NotNull(running.Preview);
+        var file = Path.Combine(fixture.Outputs.Path, $"preview-{Guid.NewGuid():N}.png");
+        await File.WriteAllBytesAsync(file, running.Preview);
+        Assert.Equal((128, 96, 8), Diffusion.Imaging.PngReader.ReadHeader(file));
+        Assert.Equal(JobState.Completed, (await ClusterJobs.WaitAsync(coordinator, running.Step)).State);
+    }
+
+    [Fact]
     public async Task The_registry_lists_jobs_with_their_states()
     {
         var id = $"listed-{Guid.NewGuid():N}";

@@ -20,8 +20,10 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
 {
     public ISyncMode Sync { get; } = sync;
 
+    /// <param name="observeCanvas">called after each step that produced a synced canvas (not the unsynced steps of
+    /// <c>none</c>), with the step number and the canvas; the tensor is valid only during the call.</param>
     public async Task<EngineResult> RunAsync(JobPlan plan, ITileRuntime runtime, IProgress<StepProgress>? progress = null,
-        int silos = 1, CancellationToken cancellationToken = default)
+        int silos = 1, Action<int, Tensor>? observeCanvas = null, CancellationToken cancellationToken = default)
     {
         var total = Stopwatch.StartNew();
         double denoiseSeconds = 0, syncSeconds = 0;
@@ -40,6 +42,7 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
             var watch = Stopwatch.StartNew();
             using var synced = Sync.Synchronize(new SyncInput(plan, denoised.Proposals, step, steps));
             syncSeconds += watch.Elapsed.TotalSeconds;
+            if (synced.Canvas is { } current && step < steps - 1) observeCanvas?.Invoke(step + 1, current);
             if (step == steps - 1)
             {
                 var canvas = synced.TakeCanvas();
