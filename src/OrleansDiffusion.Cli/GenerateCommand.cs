@@ -48,7 +48,10 @@ internal static class GenerateCommand
         var spec = request.Spec;
         var watch = Stopwatch.StartNew();
         using var denoiser = JobComponents.CreateDenoiser(spec);
-        using var result = await ProgressDisplay.RunAsync(spec, progress => LocalGeneration.RunAsync(spec, denoiser, progress, cancellationToken: cancellation));
+        using var result = await ProgressDisplay.RunAsync(Title(spec), report => LocalGeneration.RunAsync(spec, denoiser,
+            new SynchronousProgress<StepProgress>(p => report(p.Step, p.Steps,
+                $"step {p.Step}/{p.Steps} · {p.Tiles} tiles · {p.ElapsedSeconds:F1} s (denoise {p.DenoiseSeconds:F1} s, sync {p.SyncSeconds:F2} s)")),
+            cancellationToken: cancellation));
         var statistics = result.Statistics with { Seconds = watch.Elapsed.TotalSeconds };
         PngWriter.Write(request.OutputPath, result.Canvas, request.Depth, GenerationParameters.Format(spec, JobComponents.DenoiserName(spec)));
         return (statistics, SeamScore.Compute(result.Canvas));
@@ -63,8 +66,8 @@ internal static class GenerateCommand
         {
             await using var cluster = await EmbeddedCluster.StartAsync(Enumerable.Repeat(SiloRole.All, request.Silos).ToArray(), store.FullName, cancellation);
             var client = new DiffusionClient(cluster.Client);
-            var status = await ProgressDisplay.RunAsync(spec, progress => client.RunAsync(spec,
-                new StatusProgress(s => progress.Report(new StepProgress(s.Step, spec.Steps, s.Tiles, s.ElapsedSeconds, 0, 0))), cancellation));
+            var status = await ProgressDisplay.RunAsync(Title(spec), report => client.RunAsync(spec,
+                new SynchronousProgress<JobStatus>(s => report(s.Step, spec.Steps, JobStatusOutput.ProgressLine(s))), cancellation));
             if (status.State != JobState.Completed)
                 throw new InvalidOperationException($"job {status.JobId} ended {status.State.ToString().ToLowerInvariant()}: {status.Error}");
             await using (var result = await client.OpenResultAsync(status.JobId, cancellation))
@@ -77,8 +80,6 @@ internal static class GenerateCommand
         }
     }
 
-    private sealed class StatusProgress(Action<JobStatus> report) : IProgress<JobStatus>
-    {
-        public void Report(JobStatus value) => report(value);
-    }
+    private static string Title(JobSpec spec) => $"{spec.Width}×{spec.Height} · {spec.Sync.ToString().ToLowerInvariant()}";
+
 }

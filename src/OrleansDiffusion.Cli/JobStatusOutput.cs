@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Client;
-using Spectre.Console;
 
 namespace OrleansDiffusion.Cli;
 
@@ -13,35 +12,17 @@ internal static class JobStatusOutput
 
     /// <summary>Watches <paramref name="jobId"/> to its end, showing progress on stderr: a live bar in a terminal,
     /// one line per new status when stderr is redirected. Returns the finished status.</summary>
-    public static async Task<JobStatus> WatchAsync(DiffusionClient client, string jobId, CancellationToken cancellationToken)
-    {
-        JobStatus? last = null;
-        if (Console.IsErrorRedirected)
+    public static Task<JobStatus> WatchAsync(DiffusionClient client, string jobId, CancellationToken cancellationToken) =>
+        ProgressDisplay.RunAsync(jobId, async report =>
         {
+            JobStatus? last = null;
             await foreach (var status in client.WatchAsync(jobId, cancellationToken))
             {
-                Console.Error.WriteLine(ProgressLine(status));
+                report(status.Step, status.Spec.Steps, ProgressLine(status));
                 last = status;
             }
             return last!;
-        }
-
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        await console.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .StartAsync(async context =>
-            {
-                ProgressTask? task = null;
-                await foreach (var status in client.WatchAsync(jobId, cancellationToken))
-                {
-                    task ??= context.AddTask(jobId, maxValue: status.Spec.Steps);
-                    task.Value = status.Step;
-                    task.Description = Markup.Escape($"{jobId} · {status.Tiles} tiles · step {status.Step}/{status.Spec.Steps} · {State(status)}");
-                    last = status;
-                }
-            });
-        return last!;
-    }
+        });
 
     public static string ProgressLine(JobStatus status) =>
         $"{status.JobId}: {State(status)} · step {status.Step}/{status.Spec.Steps} · {status.Tiles} tiles · {status.ElapsedSeconds:F1} s" +

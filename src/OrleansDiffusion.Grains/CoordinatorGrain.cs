@@ -122,9 +122,9 @@ public sealed partial class CoordinatorGrain(IOptions<OutputStoreOptions> store,
             {
                 var path = Path.GetFullPath(Path.Combine(store.Value.Directory, $"{JobId}.png"));
                 PngWriter.Write(path, image, PngBitDepth.Eight, GenerationParameters.Format(plan.Spec, JobComponents.DenoiserName(plan.Spec)));
-                metrics.RecordOutput(new FileInfo(path).Length);
-                var (statistics, placement, bytes, seam) = (result.Statistics with { Silos = runtime.Silos }, runtime.Locations,
-                    new FileInfo(path).Length, SeamScore.Compute(image));
+                var bytes = new FileInfo(path).Length;
+                metrics.RecordOutput(bytes);
+                var (statistics, placement, seam) = (result.Statistics with { Silos = runtime.Silos }, runtime.Locations, SeamScore.Compute(image));
                 finish = s => s with
                 {
                     State = JobState.Completed,

@@ -101,9 +101,8 @@ public static class JobComponents
     public static string DenoiserName(JobSpec spec)
     {
         if (spec.ModelPath is not null) return $"sd:{Path.GetFileName(Path.TrimEndingDirectorySeparator(spec.ModelPath))}";
-        var exemplar = LoadExemplar(spec);
-        exemplar.Image.Dispose();
-        return $"exemplar:{exemplar.Name}";
+        // Derived from the spec alone: no texture generated, no PNG decoded just for a name.
+        return $"exemplar:{(spec.ExemplarPath is null ? ExemplarCatalog.TextureFor(spec.Prompt) : ExemplarCatalog.NameOfFile(spec.ExemplarPath))}";
     }
 
     public static Exemplar LoadExemplar(JobSpec spec)

@@ -58,23 +58,7 @@ public static partial class ExemplarCatalog
     /// <summary>Picks and generates the exemplar a prompt describes; the name is the texture's.</summary>
     public static Exemplar FromPrompt(string prompt, int size = 128, long seed = 0)
     {
-        ArgumentNullException.ThrowIfNull(prompt);
-        string? texture = null;
-        Vector3? colour = null;
-        foreach (Match match in Word().Matches(prompt.ToLowerInvariant()))
-        {
-            if (texture is null && TryLookup(TextureWords, match.Value, out var named))
-            {
-                texture = named;
-            }
-
-            if (colour is null && TryLookup(ColourWords, match.Value, out var tint))
-            {
-                colour = tint;
-            }
-        }
-
-        texture ??= DefaultTexture;
+        var (texture, colour) = Read(prompt);
         var image = ProceduralTextures.Generate(texture, size, seed);
         if (colour is { } target)
         {
@@ -85,9 +69,29 @@ public static partial class ExemplarCatalog
         return new Exemplar(texture, image);
     }
 
+    /// <summary>The texture a prompt picks (the name <see cref="FromPrompt"/> gives its exemplar), without generating it.</summary>
+    public static string TextureFor(string prompt) => Read(prompt).Texture;
+
+    /// <summary>The first texture word and the first colour word of the prompt.</summary>
+    private static (string Texture, Vector3? Colour) Read(string prompt)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        string? texture = null;
+        Vector3? colour = null;
+        foreach (Match match in Word().Matches(prompt.ToLowerInvariant()))
+        {
+            if (texture is null && TryLookup(TextureWords, match.Value, out var named)) texture = named;
+            if (colour is null && TryLookup(ColourWords, match.Value, out var tint)) colour = tint;
+        }
+        return (texture ?? DefaultTexture, colour);
+    }
+
+    /// <summary>The name <see cref="FromFile"/> gives a user's PNG.</summary>
+    public static string NameOfFile(string path) => Path.GetFileNameWithoutExtension(path);
+
     /// <summary>Uses a user's PNG as the exemplar, named after the file.</summary>
     public static Exemplar FromFile(string path) =>
-        new(Path.GetFileNameWithoutExtension(path), ImageLoader.LoadRgb(path));
+        new(NameOfFile(path), ImageLoader.LoadRgb(path));
 
     /// <summary>Blends toward a duotone through <paramref name="colour"/>: luminance below the image mean runs from
     /// black to the colour, above it from the colour to white, so structure survives and the mean moves to the colour.</summary>
