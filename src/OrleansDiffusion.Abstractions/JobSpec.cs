@@ -13,13 +13,16 @@ public sealed record JobSpec
     [Id(1)]
     public string NegativePrompt { get; init; } = "";
 
-    /// <summary>A PNG whose patches the built-in exemplar denoiser reproduces; null picks a procedural texture from the prompt.</summary>
+    /// <summary>A PNG whose patches the built-in exemplar denoiser reproduces, travelling with the job (never a silo
+    /// path); null picks a procedural texture from the prompt.</summary>
     [Id(2)]
-    public string? ExemplarPath { get; init; }
+    public ExemplarImage? Exemplar { get; init; }
 
-    /// <summary>A diffusers model folder; null selects the built-in exemplar denoiser.</summary>
+    /// <summary>The Stable Diffusion model: on a cluster a name in the silos' model store (<c>sd15</c> →
+    /// <c>&lt;models&gt;/sd15</c>); in-process (<c>odiff generate</c>) a local diffusers folder. Null selects the built-in
+    /// exemplar denoiser.</summary>
     [Id(3)]
-    public string? ModelPath { get; init; }
+    public string? Model { get; init; }
 
     [Id(4)]
     public int Width { get; init; } = 1024;

@@ -34,7 +34,14 @@ public static class JobSpecValidator
         if (spec.Eta > 0 && spec.Scheduler != SchedulerKind.Ddim) Fail("eta", "only applies to --scheduler ddim");
         if (spec.Karras && spec.Scheduler != SchedulerKind.Euler) Fail("karras", "only applies to --scheduler euler");
         if (double.IsNaN(spec.Cfg) || spec.Cfg < 0 || spec.Cfg > 50) Fail("cfg", $"must be between 0 and 50, got {spec.Cfg}");
-        if (spec.ExemplarPath is not null && spec.ModelPath is not null) Fail("exemplar", "cannot be combined with --model");
+        if (spec.Exemplar is not null && spec.Model is not null) Fail("exemplar", "cannot be combined with --model");
+        if (spec.Exemplar is { } exemplar)
+        {
+            if (exemplar.Png.Length > ExemplarImage.MaxBytes) Fail("exemplar", $"the PNG is {exemplar.Png.Length} bytes; at most {ExemplarImage.MaxBytes} are allowed");
+            else if (!exemplar.Png.AsSpan().StartsWith(PngSignature)) Fail("exemplar", $"'{exemplar.Name}' is not a PNG file (no PNG signature)");
+            if (exemplar.Name.Length is 0 or > 128) Fail("exemplar", "needs a name of 1 to 128 characters");
+        }
+        if (spec.Model is not null && spec.Model.Length == 0) Fail("model", "must not be empty");
         return errors;
 
         void CheckSide(string field, int value)
@@ -42,6 +49,17 @@ public static class JobSpecValidator
             if (value < MinSide || value > MaxSide || value % 8 != 0)
                 Fail(field, $"must be a multiple of 8 between {MinSide} and {MaxSide}, got {value}");
         }
+    }
+
+    private static ReadOnlySpan<byte> PngSignature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
+
+    /// <summary>The rules of <see cref="Validate"/> plus those of a cluster: the model is a name in the silos' model store
+    /// (<see cref="ModelNames"/>), never a path.</summary>
+    public static IReadOnlyList<ValidationError> ValidateForCluster(JobSpec spec)
+    {
+        var errors = Validate(spec).ToList();
+        if (spec.Model is { Length: > 0 } model && ModelNames.Check(model) is { } problem) errors.Add(new ValidationError("model", problem));
+        return errors;
     }
 
     /// <summary>Throws <see cref="InvalidJobException"/> listing every broken rule.</summary>

@@ -45,5 +45,16 @@ public sealed record JobStatus
     /// <summary>"silo/device" of every tile, in layout order, once the tiles are placed.</summary>
     [Id(15)] public IReadOnlyList<string>? TilePlacement { get; init; }
 
+    /// <summary>Every tile's state, silo, device and last step time, in layout order, once the tiles are placed.</summary>
+    [Id(16)] public IReadOnlyList<TileDetail>? TileDetails { get; init; }
+
+    /// <summary>Runs of the job so far: 1, plus one for each resume after its coordinator was lost.</summary>
+    [Id(17)] public int Epoch { get; init; }
+
+    /// <summary>Why a queued or running job is waiting (e.g. no accelerator silo), or what it recovered from last.</summary>
+    [Id(18)] public string? Detail { get; init; }
+
+    [Id(19)] public DateTimeOffset? FinishedAt { get; init; }
+
     public bool IsFinished => State is JobState.Completed or JobState.Failed or JobState.Cancelled;
 }

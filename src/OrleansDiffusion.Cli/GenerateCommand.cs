@@ -31,7 +31,7 @@ internal static class GenerateCommand
         var spec = Job.ToSpec(parsed);
         var request = new GenerateRequest(spec, parsed.GetValue(Out) ?? "", parsed.GetValue(Silos), parsed.GetValue(BitDepth), parsed.GetValue(Json));
         request.Validate();
-        if (spec.ModelPath is not null) JobComponents.OpenModel(spec); // a malformed folder fails here, before anything runs or is written
+        if (spec.Model is not null) JobComponents.OpenModel(spec); // a malformed folder fails here, before anything runs or is written
 
         var (statistics, seam) = request.Silos == 1
             ? await RunInProcessAsync(request, cancellation)

@@ -24,11 +24,8 @@ internal sealed record GenerateRequest(JobSpec Spec, string OutputPath, int Silo
         if (BitDepth is not (8 or 16)) Fail("bit-depth", $"must be 8 or 16, got {BitDepth}");
         else if (BitDepth == 16 && Silos > 1) Fail("bit-depth", "16-bit output is written by the in-process engine only (--silos 1)");
         if (Silos is < 1 or > MaxSilos) Fail("silos", $"must be between 1 and {MaxSilos}, got {Silos}");
-        if (Spec.ModelPath is not null && !Directory.Exists(Spec.ModelPath))
-            Fail("model", $"folder '{Spec.ModelPath}' does not exist (a diffusers folder: model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/)");
-
-        if (Spec.ExemplarPath is not null && !File.Exists(Spec.ExemplarPath))
-            Fail("exemplar", $"file '{Spec.ExemplarPath}' does not exist");
+        if (Spec.Model is not null && !Directory.Exists(Spec.Model))
+            Fail("model", $"folder '{Spec.Model}' does not exist (a diffusers folder: model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/)");
         if (errors.Count > 0) throw new InvalidJobException(errors);
     }
 }

@@ -41,8 +41,8 @@ internal sealed class JobOptions
         {
             Prompt = parsed.GetValue(Prompt) ?? "",
             NegativePrompt = parsed.GetValue(NegativePrompt) ?? "",
-            ExemplarPath = parsed.GetValue(Exemplar),
-            ModelPath = parsed.GetValue(Model),
+            Exemplar = ReadExemplar(parsed.GetValue(Exemplar)),
+            Model = parsed.GetValue(Model),
             Width = parsed.GetValue(Width),
             Height = parsed.GetValue(Height),
             Steps = parsed.GetValue(Steps),
@@ -58,5 +58,29 @@ internal sealed class JobOptions
             Cfg = parsed.GetValue(Cfg),
             Tileable = parsed.GetValue(Tileable),
         };
+    }
+
+    /// <summary>The exemplar file's bytes, to travel with the job; a file that cannot be read is an input error on --exemplar.</summary>
+    private static ExemplarImage? ReadExemplar(string? path)
+    {
+        if (path is null) return null;
+        if (!File.Exists(path)) throw new InvalidJobException("exemplar", $"file '{path}' does not exist");
+        try
+        {
+            var length = new FileInfo(path).Length;
+            if (length > ExemplarImage.MaxBytes) throw new InvalidJobException("exemplar", $"file '{path}' is {length} bytes; at most {ExemplarImage.MaxBytes} are allowed");
+            var image = new ExemplarImage(Diffusion.Imaging.ExemplarCatalog.NameOfFile(path), File.ReadAllBytes(path));
+            // Decoded here so that a broken file is an input error before anything runs or is sent.
+            using var pixels = Diffusion.Imaging.ImageLoader.LoadRgb(image.Png, path);
+            return image;
+        }
+        catch (Diffusion.Imaging.InvalidImageException e)
+        {
+            throw new InvalidJobException("exemplar", e.Message);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidJobException("exemplar", $"file '{path}' cannot be read ({e.Message})");
+        }
     }
 }

@@ -17,7 +17,7 @@ public class StableDiffusionClusterTests
         TinyModel.Write(model, seed: 3);
         var spec = new JobSpec
         {
-            Prompt = "a photo of a cat", NegativePrompt = "blurry", ModelPath = model, Width = 96, Height = 64,
+            Prompt = "a photo of a cat", NegativePrompt = "blurry", Model = model, Width = 96, Height = 64,
             Tile = 32, Overlap = 8, Steps = 4, Seed = 5, Sync = SyncMode.Attention, Cfg = 5,
         };
         await using var cluster = await EmbeddedCluster.StartAsync([SiloRole.Coordinator, SiloRole.Worker], outputs.Path);

@@ -51,14 +51,14 @@ public static class JobComponents
     }
 
     /// <summary>
-    /// The denoiser a spec selects: Stable Diffusion from <see cref="JobSpec.ModelPath"/> (validated strictly, loaded on
+    /// The denoiser a spec selects: Stable Diffusion from <see cref="JobSpec.Model"/> (a folder path here) (validated strictly, loaded on
     /// the CPU, moved to <paramref name="device"/>), else the built-in exemplar denoiser. A malformed model folder is an
     /// <see cref="InvalidJobException"/> on field "model" naming the file and tensor.
     /// </summary>
     /// <param name="half">keep model weights in fp16 (GPU devices; the CPU keeps fp32).</param>
     public static IDenoiser CreateDenoiser(JobSpec spec, TorchSharp.torch.Device? device = null, bool half = false)
     {
-        if (spec.ModelPath is null) return CreateExemplarDenoiser(spec);
+        if (spec.Model is null) return CreateExemplarDenoiser(spec);
         var folder = OpenModel(spec);
         var model = folder.Load(device, half && device is { type: not TorchSharp.DeviceType.CPU });
         try
@@ -75,11 +75,11 @@ public static class JobComponents
     /// <summary>Opens and validates the spec's model folder, and checks that the canvas, tile and overlap fit its latent grid.</summary>
     public static DiffusersFolder OpenModel(JobSpec spec)
     {
-        ArgumentNullException.ThrowIfNull(spec.ModelPath);
+        ArgumentNullException.ThrowIfNull(spec.Model);
         DiffusersFolder folder;
         try
         {
-            folder = DiffusersFolder.Open(spec.ModelPath);
+            folder = DiffusersFolder.Open(spec.Model);
         }
         catch (ModelFormatException e)
         {
@@ -100,17 +100,17 @@ public static class JobComponents
     /// <summary>The model name written into the PNG metadata, e.g. "exemplar:wood" or "sd:my-model".</summary>
     public static string DenoiserName(JobSpec spec)
     {
-        if (spec.ModelPath is not null) return $"sd:{Path.GetFileName(Path.TrimEndingDirectorySeparator(spec.ModelPath))}";
+        if (spec.Model is not null) return $"sd:{Path.GetFileName(Path.TrimEndingDirectorySeparator(spec.Model))}";
         // Derived from the spec alone: no texture generated, no PNG decoded just for a name.
-        return $"exemplar:{(spec.ExemplarPath is null ? ExemplarCatalog.TextureFor(spec.Prompt) : ExemplarCatalog.NameOfFile(spec.ExemplarPath))}";
+        return $"exemplar:{spec.Exemplar?.Name ?? ExemplarCatalog.TextureFor(spec.Prompt)}";
     }
 
     public static Exemplar LoadExemplar(JobSpec spec)
     {
-        if (spec.ExemplarPath is null) return ExemplarCatalog.FromPrompt(spec.Prompt, ExemplarSize);
+        if (spec.Exemplar is null) return ExemplarCatalog.FromPrompt(spec.Prompt, ExemplarSize);
         try
         {
-            return ExemplarCatalog.FromFile(spec.ExemplarPath);
+            return ExemplarCatalog.FromImage(spec.Exemplar);
         }
         catch (InvalidImageException e)
         {
@@ -122,7 +122,7 @@ public static class JobComponents
     /// (a coordinator plans the tiles with these; a model folder is validated on the way).</summary>
     public static (int Channels, int MaxHalo, int LatentScale) DenoiserShape(JobSpec spec, ExemplarDenoiserOptions? options = null)
     {
-        if (spec.ModelPath is null) return (3, (options ?? new ExemplarDenoiserOptions()).Schedule.LargestRadius, 1);
+        if (spec.Model is null) return (3, (options ?? new ExemplarDenoiserOptions()).Schedule.LargestRadius, 1);
         var folder = OpenModel(spec);
         return (folder.UNet.InChannels, 0, folder.LatentScale);
     }

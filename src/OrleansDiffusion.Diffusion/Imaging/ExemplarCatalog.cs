@@ -93,6 +93,10 @@ public static partial class ExemplarCatalog
     public static Exemplar FromFile(string path) =>
         new(NameOfFile(path), ImageLoader.LoadRgb(path));
 
+    /// <summary>Uses a user's PNG that travelled with the job as the exemplar.</summary>
+    public static Exemplar FromImage(Abstractions.ExemplarImage image) =>
+        new(image.Name, ImageLoader.LoadRgb(image.Png, image.Name));
+
     /// <summary>Blends toward a duotone through <paramref name="colour"/>: luminance below the image mean runs from
     /// black to the colour, above it from the colour to white, so structure survives and the mean moves to the colour.</summary>
     internal static Tensor Tint(Tensor image, Vector3 colour)

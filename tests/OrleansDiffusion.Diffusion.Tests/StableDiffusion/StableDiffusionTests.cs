@@ -14,7 +14,7 @@ public sealed class StableDiffusionTests(TinyModelFixture tiny, ITestOutputHelpe
     {
         Prompt = "a photo of a cat",
         NegativePrompt = "blue",
-        ModelPath = folder,
+        Model = folder,
         Width = 64,
         Height = 48,
         Tile = 32,

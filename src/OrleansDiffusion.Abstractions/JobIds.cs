@@ -1,9 +1,10 @@
 using System.Security.Cryptography;
 
-namespace OrleansDiffusion.Client;
+namespace OrleansDiffusion.Abstractions;
 
-/// <summary>Job ids: short, sortable by submission time, safe in grain keys and file names.</summary>
-internal static class JobIds
+/// <summary>Job ids: short, sortable by submission time, safe in grain keys and file names. Every silo checks a
+/// client-supplied id with <see cref="Check"/> again before using it.</summary>
+public static class JobIds
 {
     public const int MaxLength = 64;
     private const string Alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
