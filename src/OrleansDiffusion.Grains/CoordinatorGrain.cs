@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Engine;
 using OrleansDiffusion.Diffusion.Imaging;
+using OrleansDiffusion.Diffusion.Tiling;
 
 namespace OrleansDiffusion.Grains;
 
@@ -115,8 +116,7 @@ public sealed partial class CoordinatorGrain(IOptions<OutputStoreOptions> store,
             });
             EngineResult result;
             await using (runtime)
-                result = await new TiledDiffusionEngine(sync).RunAsync(plan, runtime, progress, runtime.Silos,
-                    (_, canvas) => preview = PreviewImage.Encode(canvas), _cancellation.Token);
+                result = await new TiledDiffusionEngine(sync).RunAsync(plan, runtime, progress, cancellationToken: _cancellation.Token);
             using (result)
             using (var image = Decode(plan, result.Canvas))
             {

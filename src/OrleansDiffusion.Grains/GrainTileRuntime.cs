@@ -1,6 +1,7 @@
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Engine;
 using static TorchSharp.torch;
+using OrleansDiffusion.Diffusion.Tiling;
 
 namespace OrleansDiffusion.Grains;
 
@@ -18,7 +19,7 @@ internal sealed class GrainTileRuntime(IGrainFactory grains, string jobId, int e
 
     public int Silos => Locations.Select(l => l[..l.LastIndexOf('/')]).Distinct().Count();
 
-    public async Task StartAsync(JobPlan plan, CancellationToken cancellationToken)
+    public async Task StartAsync(JobPlan plan, EngineStart? start, CancellationToken cancellationToken)
     {
         // A silo that just joined may not yet know of the accelerator silos (no tile grain implementation, or none
         // to place on); initialisation is idempotent, so retry for a while before failing the job.

@@ -4,6 +4,7 @@ using OrleansDiffusion.Diffusion.Engine;
 using OrleansDiffusion.Diffusion.Noise;
 using OrleansDiffusion.Diffusion.Schedulers;
 using OrleansDiffusion.Diffusion.Sync;
+using OrleansDiffusion.Diffusion.Tiling;
 
 namespace OrleansDiffusion.Grains;
 

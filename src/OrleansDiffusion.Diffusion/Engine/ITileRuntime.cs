@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using OrleansDiffusion.Diffusion.Tiling;
 
 namespace OrleansDiffusion.Diffusion.Engine;
 
@@ -14,8 +15,8 @@ public sealed record TileStepResult(IReadOnlyList<Tensor> Proposals, double Deno
 /// </summary>
 public interface ITileRuntime : IAsyncDisposable
 {
-    /// <summary>Creates every tile's initial state from the noise field.</summary>
-    Task StartAsync(JobPlan plan, CancellationToken cancellationToken);
+    /// <summary>Creates every tile's initial state: from the noise field, or from <paramref name="start"/>'s states.</summary>
+    Task StartAsync(JobPlan plan, EngineStart? start, CancellationToken cancellationToken);
 
     /// <summary>Every tile denoises its window for <paramref name="step"/> and proposes x at step + 1.</summary>
     Task<TileStepResult> DenoiseAsync(int step, CancellationToken cancellationToken);

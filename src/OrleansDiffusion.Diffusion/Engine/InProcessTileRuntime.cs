@@ -2,6 +2,7 @@ using OrleansDiffusion.Diffusion.Denoisers;
 using OrleansDiffusion.Diffusion.Noise;
 using OrleansDiffusion.Diffusion.Schedulers;
 using static TorchSharp.torch;
+using OrleansDiffusion.Diffusion.Tiling;
 
 namespace OrleansDiffusion.Diffusion.Engine;
 
@@ -12,11 +13,13 @@ public sealed class InProcessTileRuntime(IDenoiser denoiser, IScheduler schedule
     private Tensor[] _proposals = [];
     private NoiseField? _noise;
 
-    public Task StartAsync(JobPlan plan, CancellationToken cancellationToken)
+    public Task StartAsync(JobPlan plan, EngineStart? start, CancellationToken cancellationToken)
     {
         _noise = new NoiseField(plan.Spec.Seed);
         foreach (var window in plan.Layout.Windows)
-            _tiles.Add(new TileWorker(plan, window, _noise, scheduler));
+            _tiles.Add(start is null
+                ? new TileWorker(plan, window, _noise, scheduler)
+                : new TileWorker(plan, window, start.States.For(plan, window.Index)));
         return Task.CompletedTask;
     }
 

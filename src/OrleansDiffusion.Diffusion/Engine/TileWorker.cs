@@ -27,6 +27,18 @@ public sealed class TileWorker : IDisposable
         _state = initial.mul(scheduler.InitNoiseSigma).to(device ?? CPU);
     }
 
+    /// <summary>A tile resumed from <paramref name="state"/> (window plus context, as it adopted it), taking ownership.</summary>
+    public TileWorker(JobPlan plan, TileWindow window, Tensor state, Device? device = null)
+    {
+        _plan = plan;
+        Window = window;
+        var expected = new long[] { plan.Channels, window.Height + 2 * plan.Context, window.Width + 2 * plan.Context };
+        if (!state.shape.SequenceEqual(expected))
+            throw new ArgumentException($"tile {window.Index} keeps [{string.Join(", ", expected)}], got [{string.Join(", ", state.shape)}]", nameof(state));
+        _state = device is null || device.type == TorchSharp.DeviceType.CPU ? state : state.to(device);
+        if (!ReferenceEquals(_state, state)) state.Dispose();
+    }
+
     public TileWindow Window { get; }
 
     /// <summary>The window itself, without context (a view of the state).</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Sync;
+using OrleansDiffusion.Diffusion.Tiling;
 using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Diffusion.Engine;
@@ -20,18 +21,20 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
 {
     public ISyncMode Sync { get; } = sync;
 
-    /// <param name="observeCanvas">called after each step that produced a synced canvas (not the unsynced steps of
-    /// <c>none</c>), with the step number and the canvas; the tensor is valid only during the call.</param>
+    /// <param name="start">resume after this many steps from these tile states (a checkpoint); null starts from the noise field.</param>
+    /// <param name="observer">sees each step's synced result (not after the last step: that is the returned image).</param>
     public async Task<EngineResult> RunAsync(JobPlan plan, ITileRuntime runtime, IProgress<StepProgress>? progress = null,
-        int silos = 1, Action<int, Tensor>? observeCanvas = null, CancellationToken cancellationToken = default)
+        EngineStart? start = null, IStepObserver? observer = null, CancellationToken cancellationToken = default)
     {
         var total = Stopwatch.StartNew();
         double denoiseSeconds = 0, syncSeconds = 0;
         long bytes = 0;
         var forwardCalls = 0;
         var steps = plan.Steps;
-        await runtime.StartAsync(plan, cancellationToken);
-        for (var step = 0; ; step++)
+        var first = start?.Step ?? 0;
+        if (first < 0 || first >= steps) throw new ArgumentOutOfRangeException(nameof(start), $"a run resumes after 0..{steps - 1} steps, not {first}");
+        await runtime.StartAsync(plan, start, cancellationToken);
+        for (var step = first; ; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var denoised = await runtime.DenoiseAsync(step, cancellationToken);
@@ -40,18 +43,21 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
             bytes += denoised.Bytes;
 
             var watch = Stopwatch.StartNew();
-            using var synced = Sync.Synchronize(new SyncInput(plan, denoised.Proposals, step, steps));
+            // Sync is pure math: off the caller's scheduler (a grain's), resumed on it.
+            var input = new SyncInput(plan, denoised.Proposals, step, steps);
+            using var synced = await Task.Run(() => Sync.Synchronize(input), cancellationToken);
             syncSeconds += watch.Elapsed.TotalSeconds;
-            if (synced.Canvas is { } current && step < steps - 1) observeCanvas?.Invoke(step + 1, current);
+            var ran = step + 1 - first;
             if (step == steps - 1)
             {
                 var canvas = synced.TakeCanvas();
                 if (plan.LatentScale == 1) canvas.clamp_(-1, 1);
-                var statistics = new JobStatistics(plan.Layout.Count, silos, total.Elapsed.TotalSeconds, denoiseSeconds, syncSeconds,
-                    bytes / steps, (double)forwardCalls / steps);
+                var statistics = new JobStatistics(plan.Layout.Count, 1, total.Elapsed.TotalSeconds, denoiseSeconds, syncSeconds,
+                    bytes / ran, (double)forwardCalls / ran);
                 progress?.Report(new StepProgress(step + 1, steps, plan.Layout.Count, total.Elapsed.TotalSeconds, denoiseSeconds, syncSeconds, bytes));
                 return new EngineResult(canvas, statistics);
             }
+            if (observer is not null) await observer.OnSyncedAsync(new SyncedStep(step + 1, synced.Canvas, denoised.Proposals), cancellationToken);
             bytes += await runtime.ScatterAsync(step, synced.Updates, cancellationToken);
             progress?.Report(new StepProgress(step + 1, steps, plan.Layout.Count, total.Elapsed.TotalSeconds, denoiseSeconds, syncSeconds, bytes));
         }

@@ -1,6 +1,6 @@
 using OrleansDiffusion.Abstractions;
-using OrleansDiffusion.Diffusion.Engine;
 using static TorchSharp.torch;
+using OrleansDiffusion.Diffusion.Tiling;
 
 namespace OrleansDiffusion.Diffusion.Sync;
 

@@ -1,7 +1,6 @@
 using OrleansDiffusion.Abstractions;
-using OrleansDiffusion.Diffusion.Tiling;
 
-namespace OrleansDiffusion.Diffusion.Engine;
+namespace OrleansDiffusion.Diffusion.Tiling;
 
 /// <summary>A validated job with its tile layout: what every tile needs to know to take part.</summary>
 /// <param name="Context">cells of canvas each tile keeps around its window (halo sync), else 0.</param>
