@@ -2,63 +2,111 @@ using Orleans.Concurrency;
 
 namespace OrleansDiffusion.Abstractions;
 
-/// <summary>One tile of one job, activated only on accelerator silos. Key: "{jobId}/{epoch}/{tileIndex}".</summary>
-[Alias("odiff.ITileGrain")]
-public interface ITileGrain : IGrainWithStringKey
-{
-    /// <summary>Creates the tile's state (initial noise from the shared field) on its device. Idempotent.</summary>
-    [Alias("Initialize")]
-    Task<string> InitializeAsync(TileAssignment assignment);
+// Client-facing: submit, watch, cancel, list and fetch, and nothing else. Every value a client sends is checked
+// again on the silo; interfaces marked [ClusterInternal] are refused to clients by the silos' call filter.
 
-    /// <summary>Denoises the window for <paramref name="call"/>'s step and returns the proposal. A repeated call
-    /// for the same step returns the same proposal without recomputing.</summary>
-    [Alias("Denoise")]
-    Task<TileProposal> DenoiseAsync(StepCall call);
-
-    /// <summary>Adopts the synced window (with context) for the next step, or the tile's own proposal when null.</summary>
-    [Alias("Apply")]
-    Task ApplyAsync(StepCall call, TensorPayload? update);
-
-    /// <summary>Frees device memory and deactivates.</summary>
-    [Alias("Release")]
-    Task ReleaseAsync();
-}
-
-/// <summary>One per job (key: the job id): runs the engine over the job's tile grains.</summary>
+/// <summary>One per job (key: the job id, checked with <see cref="JobIds"/>): its durable record and the coordinator that
+/// runs the engine over the job's tile grains.</summary>
 [Alias("odiff.ICoordinatorGrain")]
 public interface ICoordinatorGrain : IGrainWithStringKey
 {
-    /// <summary>Starts the job (idempotent for the same spec) and returns at once.</summary>
-    [Alias("Start")]
-    Task<JobStatus> StartAsync(JobSpec spec);
+    /// <summary>Starts the job and returns its status at once. Submitting the same spec again returns the existing job;
+    /// another spec under the same id is an <see cref="InvalidJobException"/> on field "job-id".</summary>
+    /// <exception cref="ClusterBusyException">the cluster's job queue is full; nothing was recorded.</exception>
+    [Alias("Submit")]
+    Task<JobStatus> SubmitAsync(JobSpec spec);
 
+    /// <summary>The job's status, or null when no job has this id.</summary>
     [Alias("GetStatus"), AlwaysInterleave]
     Task<JobStatus?> GetStatusAsync();
 
-    /// <summary>Long poll: returns when more than <paramref name="afterStep"/> steps are done, the job has finished,
-    /// or <paramref name="timeout"/> has passed.</summary>
-    [Alias("WaitForProgress"), AlwaysInterleave]
-    Task<JobStatus?> WaitForProgressAsync(int afterStep, TimeSpan timeout);
+    /// <summary>The current status, then every status with a new step or state, and at least one every
+    /// <see cref="WatchHeartbeat"/>; ends after the first finished one. Nothing when no job has this id.</summary>
+    [Alias("Watch"), AlwaysInterleave]
+    IAsyncEnumerable<JobStatus> WatchAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Stops the job after the current step; tiles release their device memory.</summary>
+    /// <summary>Stops the job after its current step; its tiles release their device memory. A finished job is unchanged.</summary>
     [Alias("Cancel"), AlwaysInterleave]
     Task CancelAsync();
 
     /// <summary>Up to <paramref name="count"/> bytes of the finished PNG from <paramref name="offset"/> (empty at the end).</summary>
     [Alias("ReadOutput"), AlwaysInterleave]
     Task<byte[]> ReadOutputAsync(long offset, int count);
+
+    /// <summary>How often a watch yields the status even when nothing changed.</summary>
+    static TimeSpan WatchHeartbeat => TimeSpan.FromSeconds(10);
 }
 
-/// <summary>The cluster's list of jobs (key 0).</summary>
+/// <summary>The cluster's jobs (key 0): a list derived from the jobs' own records.</summary>
 [Alias("odiff.IJobRegistryGrain")]
 public interface IJobRegistryGrain : IGrainWithIntegerKey
 {
-    [Alias("Record")]
-    Task RecordAsync(JobStatus status);
-
-    [Alias("List")]
+    /// <summary>The newest <paramref name="max"/> jobs, newest first, each as its coordinator reports it now.</summary>
+    [Alias("List"), AlwaysInterleave]
     Task<IReadOnlyList<JobStatus>> ListAsync(int max);
+}
 
-    [Alias("Get")]
-    Task<JobStatus?> GetAsync(string jobId);
+// Cluster-internal.
+
+/// <summary>Admission and the index of job ids (key 0, the same grain as <see cref="IJobRegistryGrain"/>). Only job grains call it.</summary>
+[Alias("odiff.IJobIndexGrain"), ClusterInternal]
+public interface IJobIndexGrain : IGrainWithIntegerKey
+{
+    /// <summary>Records a new job as admitted; throws <see cref="ClusterBusyException"/> when the queue is full.</summary>
+    [Alias("Admit")]
+    Task AdmitAsync(string jobId, DateTimeOffset createdAt, int capacity);
+
+    /// <summary>The job no longer takes a place in the queue.</summary>
+    [Alias("Finished")]
+    Task FinishedAsync(string jobId);
+}
+
+/// <summary>One tile of one run of a job, activated only on accelerator silos. Key: "{jobId}/{epoch}/{tileIndex}".
+/// No call waits on long work: a step is started and then awaited in calls shorter than the response timeout.</summary>
+[Alias("odiff.ITileGrain"), ClusterInternal]
+public interface ITileGrain : IGrainWithStringKey
+{
+    /// <summary>Takes the tile's assignment and starts building its state on its device (in the background: a model
+    /// may take a minute to load). Idempotent; a new start step or state re-creates the tile.</summary>
+    [Alias("Initialize")]
+    Task InitializeAsync(TileAssignment assignment);
+
+    /// <summary>Starts <paramref name="call"/>'s step if it has not started and waits for it at most
+    /// <paramref name="wait"/>: the proposal, or null while it still runs (call again). A repeated call for a finished
+    /// step returns the same proposal without recomputing.</summary>
+    /// <exception cref="TileLostException">the tile has no state (its silo was lost, or it was released).</exception>
+    [Alias("Denoise")]
+    Task<TileProposal?> DenoiseAsync(StepCall call, TimeSpan wait);
+
+    /// <summary>Adopts the synced window (with context) for the next step, or the tile's own proposal when null.</summary>
+    [Alias("Apply")]
+    Task ApplyAsync(StepCall call, TensorPayload? update);
+
+    /// <summary>Stops pending work, frees device memory and deactivates.</summary>
+    [Alias("Release")]
+    Task ReleaseAsync();
+}
+
+/// <summary>Marks a grain interface that only silos may call; clients are refused.</summary>
+[AttributeUsage(AttributeTargets.Interface)]
+public sealed class ClusterInternalAttribute : Attribute;
+
+/// <summary>A tile grain without state: its silo was lost, its directory entry moved, or it was released. The
+/// coordinator re-creates it from its last synced state.</summary>
+[GenerateSerializer, Alias("odiff.TileLostException")]
+public sealed class TileLostException : Exception
+{
+    public TileLostException()
+    {
+    }
+
+    public TileLostException(string message)
+        : base(message)
+    {
+    }
+
+    public TileLostException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
 }

@@ -30,6 +30,12 @@ public sealed record TileAssignment
 
     /// <summary>Tiles of this job in total (the device executor batches up to this many).</summary>
     [Id(10)] public int TileCount { get; init; }
+
+    /// <summary>The first step this tile runs: 0, or the step after a checkpoint or a recovery.</summary>
+    [Id(11)] public int StartStep { get; init; }
+
+    /// <summary>The tile's state (window plus context) before <see cref="StartStep"/>; null: from the noise field (step 0 only).</summary>
+    [Id(12)] public TensorPayload? State { get; init; }
 }
 
 /// <summary>A tile's proposal for one step and what it cost.</summary>

@@ -60,11 +60,14 @@ internal static class GenerateCommand
     /// <summary>--silos N: an embedded cluster of N silos in this process; the job goes through the SDK.</summary>
     private static async Task<(JobStatistics, double)> RunOnEmbeddedClusterAsync(GenerateRequest request, CancellationToken cancellation)
     {
-        var spec = request.Spec;
+        // A local model folder becomes the embedded cluster's model store: its parent, with the folder's name as the model.
+        var folder = request.Spec.Model is { } model ? Path.GetFullPath(Path.TrimEndingDirectorySeparator(model)) : null;
+        var spec = folder is null ? request.Spec : request.Spec with { Model = Path.GetFileName(folder) };
         var store = Directory.CreateTempSubdirectory("odiff-embedded-");
         try
         {
-            await using var cluster = await EmbeddedCluster.StartAsync(Enumerable.Repeat(SiloRole.All, request.Silos).ToArray(), store.FullName, cancellation);
+            await using var cluster = await EmbeddedCluster.StartAsync(Enumerable.Repeat(SiloRole.All, request.Silos).ToArray(), store.FullName,
+                o => o.ModelsDirectory = folder is null ? null : Path.GetDirectoryName(folder), cancellation);
             var client = new DiffusionClient(cluster.Client);
             var status = await ProgressDisplay.RunAsync(Title(spec), report => client.RunAsync(spec,
                 new SynchronousProgress<JobStatus>(s => report(s.Step, spec.Steps, JobStatusOutput.ProgressLine(s))), cancellation));

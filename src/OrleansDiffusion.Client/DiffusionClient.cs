@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Orleans.Runtime;
 using OrleansDiffusion.Abstractions;
 
 namespace OrleansDiffusion.Client;
@@ -11,8 +12,9 @@ namespace OrleansDiffusion.Client;
 /// </summary>
 public sealed class DiffusionClient
 {
-    /// <summary>How long one long-poll call waits on the coordinator before returning unchanged.</summary>
-    public static readonly TimeSpan PollTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>How long a watch keeps reconnecting to a job whose coordinator is unreachable (its silo was lost and the
+    /// job is resuming on another) before it gives up.</summary>
+    public static readonly TimeSpan ReconnectPatience = TimeSpan.FromMinutes(5);
 
     /// <summary>Bytes fetched per call by the stream of <see cref="OpenResultAsync"/>.</summary>
     public const int ResultChunkBytes = 1 << 20;
@@ -35,7 +37,8 @@ public sealed class DiffusionClient
 
     /// <summary>
     /// Validates <paramref name="spec"/> and starts it as a job on the cluster; returns once the job's coordinator has
-    /// accepted it (the job runs on). Submitting the same spec again under the same id is harmless.
+    /// accepted it (the job runs on). Submitting the same spec again under the same id returns that job; another spec
+    /// under an existing id is an <see cref="InvalidJobException"/> on "job-id". The silo checks everything again.
     /// </summary>
     /// <param name="spec">The job; checked with <see cref="JobSpecValidator"/> first.</param>
     /// <param name="jobId">The job id (letters, digits, <c>.</c>, <c>_</c>, <c>-</c>; at most 64 characters); null picks a
@@ -43,38 +46,73 @@ public sealed class DiffusionClient
     /// <param name="cancellationToken">Stops waiting for the coordinator's answer (the job may still have started).</param>
     /// <returns>The job id.</returns>
     /// <exception cref="InvalidJobException">The spec or the job id is invalid; nothing was sent to the cluster.</exception>
+    /// <exception cref="ClusterBusyException">The cluster's job queue is full; retry after its <c>RetryAfter</c>.</exception>
     public async Task<string> SubmitAsync(JobSpec spec, string? jobId = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var errors = JobSpecValidator.Validate(spec).ToList();
+        var errors = JobSpecValidator.ValidateForCluster(spec).ToList();
         if (jobId is not null && JobIds.Check(jobId) is { } problem) errors.Add(new ValidationError("job-id", problem));
         if (errors.Count > 0) throw new InvalidJobException(errors);
 
         jobId ??= JobIds.New(_time.GetUtcNow());
-        await Coordinator(jobId).StartAsync(spec).WaitAsync(cancellationToken);
+        await Coordinator(jobId).SubmitAsync(spec).WaitAsync(cancellationToken);
         return jobId;
     }
 
     /// <summary>
-    /// Watches a job: yields its current status, then each status with a new step or state (long-polling the
-    /// coordinator), and ends after the first finished one (<see cref="JobStatus.IsFinished"/>). Steps never go back,
-    /// but several may complete between two yielded statuses.
+    /// Watches a job: yields its current status, then each status with a new step or state (streamed by the job's
+    /// coordinator grain), and ends after the first finished one (<see cref="JobStatus.IsFinished"/>). When the
+    /// coordinator's silo is lost the watch reconnects (the job resumes on another coordinator) for up to
+    /// <see cref="ReconnectPatience"/>. Steps may go back once after a resume from a checkpoint.
     /// </summary>
     /// <exception cref="JobNotFoundException">The cluster knows no job with this id.</exception>
     public async IAsyncEnumerable<JobStatus> WatchAsync(string jobId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var coordinator = Coordinator(CheckedId(jobId));
-        var status = await coordinator.GetStatusAsync().WaitAsync(cancellationToken) ?? throw new JobNotFoundException(jobId);
-        yield return status;
-        while (!status.IsFinished)
+        JobStatus? last = null;
+        var lostSince = (DateTimeOffset?)null;
+        while (last is not { IsFinished: true })
         {
-            var next = await coordinator.WaitForProgressAsync(status.Step, PollTimeout).WaitAsync(cancellationToken)
-                ?? throw new JobNotFoundException(jobId);
-            if (next.Step == status.Step && next.State == status.State) continue;
-            status = next;
-            yield return status;
+            var stream = coordinator.WatchAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
+            try
+            {
+                while (true)
+                {
+                    bool more;
+                    try
+                    {
+                        more = await stream.MoveNextAsync();
+                    }
+                    catch (Exception e) when (IsReconnectable(e) && !cancellationToken.IsCancellationRequested)
+                    {
+                        lostSince ??= _time.GetUtcNow();
+                        if (_time.GetUtcNow() - lostSince > ReconnectPatience) throw;
+                        break;
+                    }
+                    if (!more)
+                    {
+                        if (last is null) throw new JobNotFoundException(jobId);
+                        break;
+                    }
+                    lostSince = null;
+                    var status = stream.Current;
+                    if (last is not null && status.Step == last.Step && status.State == last.State && status.Epoch == last.Epoch) continue;
+                    last = status;
+                    yield return status;
+                    if (status.IsFinished) yield break;
+                }
+            }
+            finally
+            {
+                await stream.DisposeAsync();
+            }
+            await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken);
         }
     }
+
+    /// <summary>The coordinator's silo went away mid-watch: the job resumes elsewhere, so ask again.</summary>
+    private static bool IsReconnectable(Exception e) => e is SiloUnavailableException or OrleansMessageRejectionException
+        or TimeoutException or Orleans.Runtime.Messaging.ConnectionFailedException or OrleansException;
 
     /// <summary>The job's current status, or null when the cluster knows no job with this id.</summary>
     public Task<JobStatus?> GetStatusAsync(string jobId, CancellationToken cancellationToken = default) =>

@@ -12,9 +12,3 @@ public sealed class AcceleratorOptions
     /// <summary>Keep Stable Diffusion weights in fp16 on GPU devices (halves their memory; CPUs stay fp32).</summary>
     public bool HalfPrecision { get; set; }
 }
-
-/// <summary>Where coordinators write finished images.</summary>
-public sealed class OutputStoreOptions
-{
-    public string Directory { get; set; } = "outputs";
-}

@@ -1,6 +1,11 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using Orleans.Storage;
 using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion.Denoisers;
 using OrleansDiffusion.Diffusion.Engine;
 using OrleansDiffusion.Diffusion.Imaging;
 using OrleansDiffusion.Diffusion.Tiling;
@@ -8,81 +13,119 @@ using OrleansDiffusion.Diffusion.Tiling;
 namespace OrleansDiffusion.Grains;
 
 /// <summary>
-/// One per job: hosts the engine (the one step loop) over the job's tile grains, reports progress, supports
-/// cancellation, and writes the PNG to the output store. The engine runs off the grain scheduler so status
-/// queries and cancellation are answered while a step computes; state is shared through one immutable record.
+/// One per job (key: the job id): owns the job's durable record and runs the engine (the one step loop) over the
+/// job's tile grains, on the grain scheduler; only sync math, previews, checkpoint encoding and the final image run
+/// on the thread pool. Every <see cref="JobOptions.CheckpointEvery"/> steps the synced tile states go to the
+/// checkpoint store. A reminder re-activates the grain if its silo is lost; the new activation resumes from the
+/// checkpoint at the next epoch (older epochs' tiles are released, and their calls refused). Lost tiles are
+/// re-created by the tile runtime from the last synced state.
 /// </summary>
-public sealed partial class CoordinatorGrain(IOptions<OutputStoreOptions> store, DiffusionMetrics metrics, ILogger<CoordinatorGrain> logger)
-    : Grain, ICoordinatorGrain
+public sealed partial class CoordinatorGrain(
+    [PersistentState("job", StorageNames.Jobs)] IPersistentState<JobRecord> record,
+    IOptions<JobOptions> jobOptions,
+    IOptions<OutputStoreOptions> storeOptions,
+    OutputStore outputs,
+    CheckpointStore checkpoints,
+    DiffusionMetrics metrics,
+    ILogger<CoordinatorGrain> logger)
+    : Grain, ICoordinatorGrain, IRemindable, ITileRuntimeEvents, IStepObserver, IProgress<StepProgress>
 {
-    private readonly Lock _lock = new();
-    private readonly CancellationTokenSource _cancellation = new();
-    private JobStatus? _status;
+    private const string ResumeReminder = "resume";
+    private readonly JobOptions _options = jobOptions.Value;
+    private CancellationTokenSource? _cancel;
+    private Task? _run;
+    private bool _handingOff;
+    private JobState? _countedState;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private IJobRegistryGrain Registry => GrainFactory.GetGrain<IJobRegistryGrain>(0);
+    private readonly Stopwatch _runClock = new();
+
+    // Live progress of the run in this activation (not persisted: a resumed run starts again from its checkpoint).
+    private int? _step;
+    private StepProgress? _lastProgress;
+    private double _lastDenoise, _lastSync;
+    private byte[]? _preview;
+    private TileDetail[]? _tiles;
+    private string? _detail;
 
     private string JobId => this.GetPrimaryKeyString();
+    private bool Exists => record.RecordExists && record.State.Spec is not null;
+    private IJobIndexGrain Index => GrainFactory.GetGrain<IJobIndexGrain>(0);
 
-    public async Task<JobStatus> StartAsync(JobSpec spec)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var current = await GetStatusAsync();
-        if (current is not null)
-        {
-            if (current.Spec != spec) throw new InvalidJobException("job", $"job '{JobId}' already exists with another spec");
-            return current;
-        }
-        JobSpecValidator.EnsureValid(spec);
-        var sync = JobComponents.CreateSync(spec.Sync);
-        var (channels, maxHalo, latentScale) = JobComponents.DenoiserShape(spec);
-        var plan = JobComponents.Plan(spec, channels, maxHalo, sync, latentScale);
-        var status = new JobStatus { JobId = JobId, Spec = spec, State = JobState.Queued, Tiles = plan.Layout.Count, CreatedAt = DateTimeOffset.UtcNow };
-        Publish(status);
-        await Registry.RecordAsync(status);
-        DelayDeactivation(TimeSpan.FromDays(1));
-        var grains = GrainFactory;
-        _ = Task.Run(() => RunAsync(grains, plan, sync));
-        return status;
-    }
-
-    public async Task<JobStatus?> GetStatusAsync()
-    {
-        JobStatus? status;
-        lock (_lock) status = _status;
-        if (status is not null) return status;
-        // After this activation was collected, the registry still knows the job.
-        status = await Registry.GetAsync(JobId);
-        if (status is not null)
-            lock (_lock) _status ??= status;
-        return status;
-    }
-
-    public async Task<JobStatus?> WaitForProgressAsync(int afterStep, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            Task changed;
-            lock (_lock) changed = _changed.Task;
-            var status = await GetStatusAsync();
-            if (status is null || status.IsFinished || status.Step > afterStep) return status;
-            var left = deadline - DateTime.UtcNow;
-            if (left <= TimeSpan.Zero) return status;
-            await Task.WhenAny(changed, Task.Delay(left));
-        }
-    }
-
-    public Task CancelAsync()
-    {
-        _cancellation.Cancel();
+        // A job that is not finished but has no run here lost its coordinator (silo death or shutdown): resume it.
+        if (Exists && !record.State.IsFinished) StartRun(resumed: true);
         return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_run is { IsCompleted: false } run)
+        {
+            // Shutting down: the reminder resumes the job on another coordinator from its checkpoint.
+            _handingOff = true;
+            _cancel?.Cancel();
+            LogHandingOff(logger, JobId, reason.ReasonCode);
+            await run.WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Current);
+        }
+        if (_countedState is { } counted) metrics.JobStateLeft(counted);
+    }
+
+    public async Task<JobStatus> SubmitAsync(JobSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        OutputStore.CheckedId(JobId); // the key is client-supplied too
+        if (Exists)
+        {
+            if (record.State.Spec != spec) throw new InvalidJobException("job-id", $"job '{JobId}' already exists with another spec");
+            return Status();
+        }
+        var errors = JobSpecValidator.ValidateForCluster(spec);
+        if (errors.Count > 0) throw new InvalidJobException(errors);
+        var plan = PlanOf(spec); // checks the model against the store, before anything is recorded
+        var now = DateTimeOffset.UtcNow;
+        await Index.AdmitAsync(JobId, now, _options.MaxQueuedJobs);
+        record.State = new JobRecord { Spec = spec, State = JobState.Queued, CreatedAt = now, Tiles = plan.Layout.Count };
+        await record.WriteStateAsync();
+        await this.RegisterOrUpdateReminder(ResumeReminder, _options.ResumeCheckPeriod, _options.ResumeCheckPeriod);
+        LogSubmitted(logger, JobId, spec.Width, spec.Height, plan.Layout.Count, spec.Steps);
+        StartRun(resumed: false);
+        return Status();
+    }
+
+    public Task<JobStatus?> GetStatusAsync() => Task.FromResult(Exists ? Status() : null);
+
+    public async IAsyncEnumerable<JobStatus> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        if (!Exists) yield break;
+        var status = Status();
+        yield return status;
+        while (!status.IsFinished)
+        {
+            await Task.WhenAny(_changed.Task, Task.Delay(ICoordinatorGrain.WatchHeartbeat, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+            status = Status();
+            yield return status;
+        }
+    }
+
+    public async Task CancelAsync()
+    {
+        if (!Exists || record.State.IsFinished) return;
+        if (_run is { IsCompleted: false })
+        {
+            _cancel?.Cancel();
+            return;
+        }
+        await FinishAsync(r => r with { State = JobState.Cancelled });
     }
 
     public async Task<byte[]> ReadOutputAsync(long offset, int count)
     {
-        var status = await GetStatusAsync();
-        if (status?.State != JobState.Completed || status.OutputPath is null)
-            throw new InvalidOperationException($"job '{JobId}' has no output (state {status?.State.ToString() ?? "unknown"})");
-        await using var file = File.OpenRead(status.OutputPath);
+        if (!Exists || record.State.State != JobState.Completed)
+            throw new InvalidOperationException($"job '{JobId}' has no output (state {(Exists ? record.State.State.ToString().ToLowerInvariant() : "unknown")})");
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        await using var file = File.OpenRead(outputs.PathOf(JobId));
         if (offset >= file.Length) return [];
         file.Seek(offset, SeekOrigin.Begin);
         var buffer = new byte[(int)Math.Min(Math.Clamp(count, 1, 4 << 20), file.Length - offset)];
@@ -90,112 +133,280 @@ public sealed partial class CoordinatorGrain(IOptions<OutputStoreOptions> store,
         return buffer;
     }
 
-    /// <summary>Runs on the thread pool: the engine, then the output write.</summary>
-    private async Task RunAsync(IGrainFactory grains, JobPlan plan, Diffusion.Sync.ISyncMode sync)
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        Func<JobStatus, JobStatus> finish;
-        var runtime = new GrainTileRuntime(grains, JobId, epoch: 1);
+        if (!Exists || record.State.IsFinished)
+        {
+            await UnregisterResumeReminderAsync();
+            return;
+        }
+        if (_run is null || _run.IsCompleted) StartRun(resumed: true);
+    }
+
+    private void StartRun(bool resumed)
+    {
+        _cancel = new CancellationTokenSource();
+        _handingOff = false;
+        DelayDeactivation(TimeSpan.FromDays(7)); // a background loop is no request: keep idle collection away from it
+        _run = RunAsync(resumed, _cancel.Token);
+    }
+
+    /// <summary>The job's step loop, on the grain scheduler (started from a grain turn, never awaited by one).</summary>
+    private async Task RunAsync(bool resumed, CancellationToken cancellationToken)
+    {
+        GrainTileRuntime? runtime = null;
+        EngineStart? start = null;
         try
         {
-            Update(s => s with { State = JobState.Running });
-            await RecordAsync(grains);
-            var previous = new StepProgress(0, plan.Steps, plan.Layout.Count, 0, 0, 0);
-            byte[]? preview = null;
-            var progress = new StepReporter(p =>
+            await Task.Yield(); // let the turn that started the run finish first
+            var spec = record.State.Spec!;
+            var plan = PlanOf(spec);
+            var epoch = record.State.Epoch + 1;
+            if (resumed && record.State.Epoch > 0)
             {
-                Update(s => s with
-                {
-                    Step = p.Step,
-                    ElapsedSeconds = p.ElapsedSeconds,
-                    LastStepDenoiseSeconds = p.DenoiseSeconds - previous.DenoiseSeconds,
-                    LastStepSyncSeconds = p.SyncSeconds - previous.SyncSeconds,
-                    Preview = preview ?? s.Preview,
-                });
-                metrics.RecordCoordinatorStep(p.ElapsedSeconds - previous.ElapsedSeconds, p.SyncSeconds - previous.SyncSeconds, p.Bytes - previous.Bytes);
-                previous = p;
-            });
-            EngineResult result;
-            await using (runtime)
-                result = await new TiledDiffusionEngine(sync).RunAsync(plan, runtime, progress, cancellationToken: _cancellation.Token);
-            using (result)
-            using (var image = Decode(plan, result.Canvas))
-            {
-                var path = Path.GetFullPath(Path.Combine(store.Value.Directory, $"{JobId}.png"));
-                PngWriter.Write(path, image, PngBitDepth.Eight, GenerationParameters.Format(plan.Spec, JobComponents.DenoiserName(plan.Spec)));
-                var bytes = new FileInfo(path).Length;
-                metrics.RecordOutput(bytes);
-                var (statistics, placement, seam) = (result.Statistics with { Silos = runtime.Silos }, runtime.Locations, SeamScore.Compute(image));
-                finish = s => s with
-                {
-                    State = JobState.Completed,
-                    Statistics = statistics,
-                    TilePlacement = placement,
-                    OutputPath = path,
-                    OutputBytes = bytes,
-                    SeamScore = seam,
-                    ElapsedSeconds = statistics.Seconds,
-                };
+                metrics.RecordRecovery(RecoveryReasons.CoordinatorLost);
+                LogResuming(logger, JobId, epoch, record.State.CheckpointStep);
             }
+            await UpdateAsync(r => r with
+            {
+                State = JobState.Running,
+                Epoch = epoch,
+                StartedAt = r.StartedAt ?? DateTimeOffset.UtcNow,
+                Recoveries = r.Recoveries + (resumed && r.Epoch > 0 ? 1 : 0),
+                Detail = resumed && r.Epoch > 0 ? $"resumed from step {r.CheckpointStep} after its coordinator was lost" : null,
+            });
+            if (record.State.Recoveries > _options.MaxRecoveries)
+                throw new InvalidOperationException($"gave up after {_options.MaxRecoveries} recoveries");
+            start = await ReadCheckpointAsync(cancellationToken);
+            _step = start?.Step ?? 0;
+            _tiles = plan.Layout.Windows.Select(w => new TileDetail(w.Index, w.Row, w.Column, TileState.Pending, null, null, 0)).ToArray();
+            _runClock.Restart();
+            if (epoch > 1) await ReleaseEpochAsync(plan, epoch - 1);
+
+            runtime = new GrainTileRuntime(GrainFactory, JobId, epoch, spec, _options, this, logger);
+            EngineResult result;
+            using (start?.States)
+                result = await new TiledDiffusionEngine(JobComponents.CreateSync(spec.Sync)).RunAsync(plan, runtime, this, start, this, cancellationToken);
+            var placement = runtime.Locations.Select(l => l ?? "").ToArray();
+            var silos = runtime.Silos;
+            await runtime.DisposeAsync();
+            runtime = null;
+
+            var path = outputs.PathOf(JobId);
+            FinishedImage image;
+            using (result)
+                image = await Task.Run(() => FinishImage(plan, result, path), CancellationToken.None);
+            metrics.RecordOutput(image.Bytes);
+            var statistics = result.Statistics with { Silos = silos };
+            await FinishAsync(r => r with
+            {
+                State = JobState.Completed,
+                Statistics = statistics,
+                TilePlacement = placement,
+                OutputFile = OutputStore.FileName(JobId),
+                OutputBytes = image.Bytes,
+                SeamScore = image.SeamScore,
+                Detail = null,
+            });
+            LogCompleted(logger, JobId, statistics.Seconds, image.Bytes);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (_handingOff)
         {
-            finish = s => s with { State = JobState.Cancelled };
+            // The silo is shutting down; the job resumes elsewhere.
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            LogCancelled(logger, JobId);
+            await FinishAsync(r => r with { State = JobState.Cancelled });
+        }
+        catch (InconsistentStateException e)
+        {
+            // Another activation moved the job on (a newer epoch): this one is stale and stops without writing.
+            LogFenced(logger, e, JobId);
         }
         catch (Exception e)
         {
             LogJobFailed(logger, e, JobId);
-            finish = s => s with { State = JobState.Failed, Error = e.Message };
-        }
-        // The registry learns the final state before watchers do: whoever sees "completed" finds it listed.
-        JobStatus final;
-        lock (_lock) final = finish(_status!);
-        try
-        {
-            await grains.GetGrain<IJobRegistryGrain>(0).RecordAsync(final);
+            await FinishAsync(r => r with { State = JobState.Failed, Error = e is InvalidJobException ? e.Message : $"{e.GetType().Name}: {e.Message}" });
         }
         finally
         {
-            Publish(final);
+            if (runtime is not null) await runtime.DisposeAsync(); // a failed or cancelled job frees its devices at once
         }
     }
 
-    /// <summary>A latent canvas (Stable Diffusion) is decoded here with the model's VAE (tiled, GroupNorm statistics
-    /// pooled over tiles); a pixel canvas is the image already.</summary>
-    private static TorchSharp.torch.Tensor Decode(JobPlan plan, TorchSharp.torch.Tensor canvas)
+    private JobPlan PlanOf(JobSpec spec)
     {
-        if (plan.LatentScale == 1) return canvas.alias();
-        using var model = JobComponents.CreateDenoiser(plan.Spec);
-        return ((Diffusion.Denoisers.ILatentDecoder)model).Decode(canvas);
+        var local = ModelStorePaths.Resolve(spec, storeOptions.Value.ModelsDirectory);
+        var sync = JobComponents.CreateSync(local.Sync);
+        var (channels, maxHalo, latentScale) = JobComponents.DenoiserShape(local);
+        return JobComponents.Plan(local, channels, maxHalo, sync, latentScale);
     }
 
-    private async Task RecordAsync(IGrainFactory grains)
+    private async Task<EngineStart?> ReadCheckpointAsync(CancellationToken cancellationToken)
     {
-        JobStatus status;
-        lock (_lock) status = _status!;
-        await grains.GetGrain<IJobRegistryGrain>(0).RecordAsync(status);
-    }
-
-    private void Update(Func<JobStatus, JobStatus> change)
-    {
-        lock (_lock) Publish(change(_status!));
-    }
-
-    private void Publish(JobStatus status)
-    {
-        lock (_lock)
+        var step = record.State.CheckpointStep;
+        if (step <= 0) return null;
+        try
         {
-            if (_status?.State != status.State) metrics.JobStateChanged(_status?.State, status.State);
-            _status = status;
-            _changed.TrySetResult();
-            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return await checkpoints.ReadAsync(JobId, step, cancellationToken);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            LogCheckpointUnusable(logger, e, JobId, step);
+            return null; // start over: slower, never wrong
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId} failed")]
-    private static partial void LogJobFailed(ILogger logger, Exception exception, string jobId);
-
-    private sealed class StepReporter(Action<StepProgress> report) : IProgress<StepProgress>
+    /// <summary>Fencing: the tiles of an older run stop and free their devices.</summary>
+    private async Task ReleaseEpochAsync(JobPlan plan, int epoch)
     {
-        public void Report(StepProgress value) => report(value);
+        await Task.WhenAll(plan.Layout.Windows.Select(async w =>
+        {
+            try
+            {
+                await GrainFactory.GetGrain<ITileGrain>($"{JobId}/{epoch}/{w.Index}").ReleaseAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (Exception e) when (e is TimeoutException or OrleansException)
+            {
+                // Unreachable or never placed: nothing to free now; an orphan is collected when idle.
+            }
+        }));
+    }
+
+    /// <summary>Decode (latent canvases) → PNG in the output store (atomic) → seam score, off the grain scheduler.</summary>
+    private static FinishedImage FinishImage(JobPlan plan, EngineResult result, string path)
+    {
+        using var image = plan.LatentScale == 1 ? result.Canvas.alias() : DecodeLatent(plan, result.Canvas);
+        PngWriter.Write(path, image, PngBitDepth.Eight, GenerationParameters.Format(plan.Spec, JobComponents.DenoiserName(plan.Spec)));
+        return new FinishedImage(new FileInfo(path).Length, SeamScore.Compute(image));
+    }
+
+    private static TorchSharp.torch.Tensor DecodeLatent(JobPlan plan, TorchSharp.torch.Tensor canvas)
+    {
+        using var model = JobComponents.CreateDenoiser(plan.Spec);
+        return ((ILatentDecoder)model).Decode(canvas);
+    }
+
+    private sealed record FinishedImage(long Bytes, double SeamScore);
+
+    // ----- the engine's callbacks (all on the grain scheduler) -----
+
+    public void Report(StepProgress value)
+    {
+        _lastDenoise = value.DenoiseSeconds - (_lastProgress?.DenoiseSeconds ?? 0);
+        _lastSync = value.SyncSeconds - (_lastProgress?.SyncSeconds ?? 0);
+        metrics.RecordCoordinatorStep(value.ElapsedSeconds - (_lastProgress?.ElapsedSeconds ?? 0), _lastSync, value.Bytes - (_lastProgress?.Bytes ?? 0));
+        _lastProgress = value;
+        _step = value.Step;
+        if (_tiles is not null && value.Step < value.Steps)
+            for (var i = 0; i < _tiles.Length; i++) _tiles[i] = _tiles[i] with { State = TileState.Denoising };
+        _detail = null;
+        Publish();
+    }
+
+    public async ValueTask OnSyncedAsync(SyncedStep step, CancellationToken cancellationToken)
+    {
+        if (step.Canvas is { } canvas) _preview = await Task.Run(() => PreviewImage.Encode(canvas), cancellationToken);
+        var every = _options.CheckpointEvery;
+        if (every <= 0 || step.StepsDone % every != 0 || step.StepsDone >= record.State.Spec!.Steps) return;
+        var elapsed = _runClock.Elapsed.TotalSeconds;
+        if (record.State.CheckpointSeconds > _options.CheckpointBudget * Math.Max(elapsed, 1e-9) && record.State.CheckpointStep > 0) return;
+        var watch = Stopwatch.StartNew();
+        using var states = step.Snapshot();
+        var epoch = record.State.Epoch;
+        var bytes = await Task.Run(() => checkpoints.WriteAsync(JobId, step.StepsDone, epoch, states, cancellationToken), cancellationToken);
+        var seconds = watch.Elapsed.TotalSeconds;
+        await UpdateAsync(r => r with { CheckpointStep = step.StepsDone, CheckpointSeconds = r.CheckpointSeconds + seconds });
+        metrics.RecordCheckpoint(seconds, bytes);
+        LogCheckpoint(logger, JobId, step.StepsDone, bytes, seconds);
+    }
+
+    void ITileRuntimeEvents.TilesLost(IReadOnlyList<int> tiles, Exception cause)
+    {
+        metrics.RecordRecovery(RecoveryReasons.WorkerLost);
+        record.State = record.State with { Recoveries = record.State.Recoveries + 1 };
+        if (_tiles is not null)
+            foreach (var i in tiles) _tiles[i] = _tiles[i] with { State = TileState.Recovering, Silo = null, Device = null };
+        _detail = $"re-creating {tiles.Count} tile(s) lost at step {_step}: {cause.Message}";
+        Publish();
+    }
+
+    void ITileRuntimeEvents.WaitingForWorkers(string reason)
+    {
+        _detail = reason;
+        Publish();
+    }
+
+    void ITileRuntimeEvents.TileDone(int tile, TileProposal proposal)
+    {
+        if (_tiles is null) return;
+        _tiles[tile] = _tiles[tile] with { State = TileState.Done, Silo = proposal.Silo, Device = proposal.Device, LastStepSeconds = proposal.DenoiseSeconds / proposal.BatchSize };
+    }
+
+    // ----- record and status -----
+
+    private async Task UpdateAsync(Func<JobRecord, JobRecord> change)
+    {
+        record.State = change(record.State);
+        await record.WriteStateAsync();
+        Publish();
+    }
+
+    /// <summary>Writes the final state, frees the job's queue place, checkpoints and reminder.</summary>
+    private async Task FinishAsync(Func<JobRecord, JobRecord> change)
+    {
+        await UpdateAsync(r => change(r) with { FinishedAt = DateTimeOffset.UtcNow });
+        DelayDeactivation(TimeSpan.Zero);
+        checkpoints.Delete(JobId);
+        await UnregisterResumeReminderAsync();
+        await Index.FinishedAsync(JobId);
+    }
+
+    private async Task UnregisterResumeReminderAsync()
+    {
+        if (await this.GetReminder(ResumeReminder) is { } reminder) await this.UnregisterReminder(reminder);
+    }
+
+    private JobStatus Status()
+    {
+        var r = record.State;
+        var spec = r.Spec!;
+        var finished = r.FinishedAt ?? DateTimeOffset.UtcNow;
+        return new JobStatus
+        {
+            JobId = JobId,
+            State = r.State,
+            Spec = spec,
+            Step = r.State == JobState.Completed ? spec.Steps : _step ?? r.CheckpointStep,
+            Tiles = r.Tiles,
+            CreatedAt = r.CreatedAt,
+            ElapsedSeconds = r.Statistics?.Seconds ?? (r.StartedAt is { } started ? (finished - started).TotalSeconds : 0),
+            Statistics = r.Statistics,
+            OutputPath = r.OutputFile,
+            OutputBytes = r.OutputBytes,
+            Error = r.Error,
+            SeamScore = r.SeamScore,
+            Preview = r.IsFinished ? null : _preview,
+            LastStepDenoiseSeconds = _lastDenoise,
+            LastStepSyncSeconds = _lastSync,
+            TilePlacement = r.TilePlacement,
+            TileDetails = _tiles,
+            Epoch = r.Epoch,
+            Detail = _detail ?? r.Detail,
+            FinishedAt = r.FinishedAt,
+        };
+    }
+
+    private void Publish()
+    {
+        var state = record.State.State;
+        if (_countedState != state)
+        {
+            metrics.JobStateChanged(_countedState, state);
+            _countedState = state;
+        }
+        _changed.TrySetResult();
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Grains;
 
-/// <summary>One tile's request to take part in a step.</summary>
-internal sealed record StepRequest(string JobKey, int Step, TileWorker Tile, JobDeviceContext Job)
+/// <summary>One tile's request to take part in a step; skipped without computing once <paramref name="Cancellation"/> fires
+/// (the tile was released: its job failed, was cancelled or moved on).</summary>
+internal sealed record StepRequest(string JobKey, int Step, TileWorker Tile, JobDeviceContext Job, CancellationToken Cancellation)
 {
     public TaskCompletionSource<StepOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
@@ -129,6 +130,12 @@ public sealed class DeviceExecutor : IDisposable
 
     private void RunBatch(List<StepRequest> batch)
     {
+        foreach (var released in batch.Where(r => r.Cancellation.IsCancellationRequested).ToList())
+        {
+            released.Completion.TrySetCanceled(released.Cancellation);
+            batch.Remove(released);
+        }
+        if (batch.Count == 0) return;
         var key = batch[0].JobKey;
         var done = _progress.TryGetValue(key, out var progress) && progress.Step == batch[0].Step ? progress.Done : 0;
         _progress[key] = (batch[0].Step, done + batch.Count);

@@ -4,18 +4,19 @@ using OrleansDiffusion.Abstractions;
 namespace OrleansDiffusion.Grains;
 
 /// <summary>The silo's device executors; tiles go to the least loaded device, and the tiles of a job on one
-/// device share one <see cref="JobDeviceContext"/> (denoiser, scheduler, noise field).</summary>
+/// device share one <see cref="JobDeviceContext"/> (denoiser, scheduler, noise field), built once.</summary>
 public sealed class DeviceExecutorPool : IDisposable
 {
-    private readonly Dictionary<(string Device, string Job), JobDeviceContext> _contexts = [];
+    private readonly Dictionary<(string Device, string Job), Task<JobDeviceContext>> _contexts = [];
     private readonly Lock _lock = new();
-
     private readonly bool _half;
+    private readonly string? _models;
 
-    public DeviceExecutorPool(IOptions<AcceleratorOptions> options)
+    public DeviceExecutorPool(IOptions<AcceleratorOptions> options, IOptions<OutputStoreOptions> store)
     {
         var accelerator = options.Value;
         _half = accelerator.HalfPrecision;
+        _models = store.Value.ModelsDirectory;
         Executors = accelerator.Devices.Select(d => new DeviceExecutor(d, accelerator.MaxBatch)).ToArray();
     }
 
@@ -31,33 +32,42 @@ public sealed class DeviceExecutorPool : IDisposable
         }
     }
 
-    /// <summary>Call on the executor's thread. Only that thread creates contexts for its device, so building one (seconds
-    /// for a model) happens outside the lock: grain threads assigning tiles meanwhile must never block on it.</summary>
-    internal JobDeviceContext Context(DeviceExecutor executor, string jobKey, TileAssignment assignment)
+    /// <summary>The job's shared state on the executor's device, built on the thread pool (decoding an exemplar or
+    /// loading a model never blocks the device thread, so other jobs keep stepping); concurrent tiles share one build.</summary>
+    internal Task<JobDeviceContext> ContextAsync(DeviceExecutor executor, string jobKey, TileAssignment assignment)
     {
         lock (_lock)
         {
-            if (_contexts.TryGetValue((executor.Name, jobKey), out var existing)) return existing;
+            if (!_contexts.TryGetValue((executor.Name, jobKey), out var context))
+            {
+                context = Task.Run(() => JobDeviceContext.Create(assignment, executor.Device, _half, _models));
+                _contexts[(executor.Name, jobKey)] = context;
+            }
+            return context;
         }
-        var context = JobDeviceContext.Create(assignment, executor.Device, _half);
-        lock (_lock) _contexts[(executor.Name, jobKey)] = context;
-        return context;
     }
 
-    /// <summary>Call on the executor's thread; frees the job's shared state with its last tile.</summary>
-    internal void Release(DeviceExecutor executor, string jobKey)
+    /// <summary>Frees the job's shared state with its last tile on the device.</summary>
+    internal async Task ReleaseAsync(DeviceExecutor executor, string jobKey)
     {
-        JobDeviceContext? context;
+        Task<JobDeviceContext>? context;
         lock (_lock)
         {
             if (!executor.RemoveTile(jobKey) || !_contexts.Remove((executor.Name, jobKey), out context)) return;
         }
-        context.Dispose();
+        try
+        {
+            (await context).Dispose();
+        }
+        catch (Exception)
+        {
+            // The build failed: there is nothing to free, and its tiles already reported the error.
+        }
     }
 
     public void Dispose()
     {
         foreach (var executor in Executors) executor.Dispose();
-        foreach (var context in _contexts.Values) context.Dispose();
+        foreach (var context in _contexts.Values.Where(c => c.IsCompletedSuccessfully)) context.Result.Dispose();
     }
 }

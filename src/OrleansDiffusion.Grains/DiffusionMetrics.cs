@@ -19,6 +19,19 @@ public static class MetricNames
     public const string Jobs = "odiff.jobs";
     public const string OutputsWritten = "odiff.outputs.written";
     public const string OutputBytes = "odiff.output.bytes";
+    public const string JobRecoveries = "odiff.job.recoveries";
+    public const string CheckpointDuration = "odiff.checkpoint.duration";
+    public const string CheckpointBytes = "odiff.checkpoint.bytes";
+}
+
+/// <summary>Why a job recovered (the <c>reason</c> label of <see cref="MetricNames.JobRecoveries"/>).</summary>
+public static class RecoveryReasons
+{
+    /// <summary>Tiles were lost with their silo (killed, or drained on shutdown) and re-created elsewhere.</summary>
+    public const string WorkerLost = "worker_lost";
+
+    /// <summary>The job's coordinator was lost and the job resumed from its checkpoint on another activation.</summary>
+    public const string CoordinatorLost = "coordinator_lost";
 }
 
 /// <summary>The application meter. Labels are bounded: tile grid position, silo, device, job state — never a job id.</summary>
@@ -35,6 +48,9 @@ public sealed class DiffusionMetrics : IDisposable
     private readonly UpDownCounter<long> _jobs;
     private readonly Counter<long> _outputsWritten;
     private readonly Counter<long> _outputBytes;
+    private readonly Counter<long> _recoveries;
+    private readonly Histogram<double> _checkpointDuration;
+    private readonly Counter<long> _checkpointBytes;
 
     public DiffusionMetrics(IMeterFactory meters, string silo, DeviceExecutorPool? devices = null)
     {
@@ -54,6 +70,10 @@ public sealed class DiffusionMetrics : IDisposable
         _jobs = _meter.CreateUpDownCounter<long>(MetricNames.Jobs, "{job}", "Jobs on this silo's coordinators by state");
         _outputsWritten = _meter.CreateCounter<long>(MetricNames.OutputsWritten, "{file}", "Images written to the output store");
         _outputBytes = _meter.CreateCounter<long>(MetricNames.OutputBytes, "By", "Bytes written to the output store");
+        _recoveries = _meter.CreateCounter<long>(MetricNames.JobRecoveries, "{recovery}", "Jobs recovered from a lost worker or coordinator");
+        _checkpointDuration = _meter.CreateHistogram<double>(MetricNames.CheckpointDuration, "s", "Time to write one job checkpoint",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
+        _checkpointBytes = _meter.CreateCounter<long>(MetricNames.CheckpointBytes, "By", "Bytes written to job checkpoints");
         if (devices is not null)
         {
             _meter.CreateObservableGauge(MetricNames.DeviceQueueLength, () => devices.Executors.Select(e =>
@@ -91,10 +111,21 @@ public sealed class DiffusionMetrics : IDisposable
         _jobs.Add(1, Tag("state", to.ToString().ToLowerInvariant()));
     }
 
+    /// <summary>A job's coordinator left this silo (deactivated or handed off) while the job was in <paramref name="state"/>.</summary>
+    public void JobStateLeft(JobState state) => _jobs.Add(-1, Tag("state", state.ToString().ToLowerInvariant()));
+
     public void RecordOutput(long bytes)
     {
         _outputsWritten.Add(1, Tag("silo", Silo));
         _outputBytes.Add(bytes, Tag("silo", Silo));
+    }
+
+    public void RecordRecovery(string reason) => _recoveries.Add(1, Tag("reason", reason));
+
+    public void RecordCheckpoint(double seconds, long bytes)
+    {
+        _checkpointDuration.Record(seconds, Tag("silo", Silo));
+        _checkpointBytes.Add(bytes, Tag("silo", Silo));
     }
 
     /// <summary>CPU devices report the process working set (all tensors live there); CUDA devices report 0 until

@@ -2,27 +2,52 @@ using OrleansDiffusion.Abstractions;
 
 namespace OrleansDiffusion.Grains;
 
-/// <summary>The cluster's list of jobs and their latest states (key 0), kept in memory on a coordinator silo.</summary>
-public sealed class JobRegistryGrain : Grain, IJobRegistryGrain
+/// <summary>The index of job ids (newest last) and the set of admitted, unfinished jobs: what admission control and
+/// the job list need, persisted. Statuses are never copied here: the list asks each job's own grain.</summary>
+[GenerateSerializer, Alias("odiff.JobIndex")]
+public sealed class JobIndex
 {
-    private readonly Dictionary<string, JobStatus> _jobs = [];
+    [Id(0)] public List<JobIndexEntry> Jobs { get; set; } = [];
+    [Id(1)] public HashSet<string> Active { get; set; } = [];
+}
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+[GenerateSerializer, Immutable, Alias("odiff.JobIndexEntry")]
+public sealed record JobIndexEntry([property: Id(0)] string JobId, [property: Id(1)] DateTimeOffset CreatedAt);
+
+/// <summary>The cluster's job list and admission control (key 0).</summary>
+public sealed class JobRegistryGrain([PersistentState("index", StorageNames.Jobs)] IPersistentState<JobIndex> index)
+    : Grain, IJobRegistryGrain, IJobIndexGrain
+{
+    /// <summary>Job ids kept in the index; the oldest finished ones are dropped beyond it (their records stay).</summary>
+    public const int MaxIndexed = 10_000;
+
+    /// <summary>How long a refused client is told to wait.</summary>
+    public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
+
+    public async Task AdmitAsync(string jobId, DateTimeOffset createdAt, int capacity)
     {
-        DelayDeactivation(TimeSpan.FromDays(7));
-        return Task.CompletedTask;
+        var state = index.State;
+        if (state.Active.Contains(jobId)) return;
+        if (state.Active.Count >= capacity) throw new ClusterBusyException(state.Active.Count, capacity, RetryAfter);
+        state.Active.Add(jobId);
+        state.Jobs.Add(new JobIndexEntry(jobId, createdAt));
+        if (state.Jobs.Count > MaxIndexed)
+        {
+            var dropped = state.Jobs.Where(j => !state.Active.Contains(j.JobId)).Take(state.Jobs.Count - MaxIndexed).ToHashSet();
+            state.Jobs.RemoveAll(dropped.Contains);
+        }
+        await index.WriteStateAsync();
     }
 
-    public Task RecordAsync(JobStatus status)
+    public async Task FinishedAsync(string jobId)
     {
-        // A late "running" record must not hide a finished job.
-        if (!_jobs.TryGetValue(status.JobId, out var known) || !known.IsFinished)
-            _jobs[status.JobId] = status with { Preview = null };
-        return Task.CompletedTask;
+        if (index.State.Active.Remove(jobId)) await index.WriteStateAsync();
     }
 
-    public Task<JobStatus?> GetAsync(string jobId) => Task.FromResult(_jobs.GetValueOrDefault(jobId));
-
-    public Task<IReadOnlyList<JobStatus>> ListAsync(int max) =>
-        Task.FromResult<IReadOnlyList<JobStatus>>(_jobs.Values.OrderByDescending(j => j.CreatedAt).Take(Math.Max(0, max)).ToList());
+    public async Task<IReadOnlyList<JobStatus>> ListAsync(int max)
+    {
+        var newest = index.State.Jobs.TakeLast(Math.Clamp(max, 0, MaxIndexed)).ToArray(); // a copy: other turns interleave
+        var statuses = await Task.WhenAll(newest.Select(j => GrainFactory.GetGrain<ICoordinatorGrain>(j.JobId).GetStatusAsync()));
+        return statuses.OfType<JobStatus>().OrderByDescending(s => s.CreatedAt).ToList();
+    }
 }

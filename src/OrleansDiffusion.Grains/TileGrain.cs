@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Orleans.Placement;
 using Orleans.Runtime;
 using OrleansDiffusion.Abstractions;
@@ -7,78 +8,102 @@ using static TorchSharp.torch;
 namespace OrleansDiffusion.Grains;
 
 /// <summary>
-/// One tile of a job on an accelerator silo: keeps its window (plus context) on its device between steps
-/// and runs each step through the device executor, batched with the job's other tiles on that device.
+/// One tile of a job on an accelerator silo: keeps its window (plus context) on its device between steps and runs
+/// each step through the device executor, batched with the job's other tiles on that device. A step runs in the
+/// background and is awaited in short calls, so a long queue on a busy device never outlives a response timeout.
 /// Never moved once active: the rebalancer must not throw away warm device state.
 /// </summary>
 [AcceleratorPlacement]
 [Immovable]
-public sealed class TileGrain(DeviceExecutorPool devices, ILocalSiloDetails silo, DiffusionMetrics metrics) : Grain, ITileGrain
+[CollectionAgeLimit(Minutes = 5)]
+public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDetails silo, DiffusionMetrics metrics, ILogger<TileGrain> logger)
+    : Grain, ITileGrain
 {
     private TileAssignment? _assignment;
     private DeviceExecutor? _executor;
-    private JobDeviceContext? _job;
-    private TileWorker? _tile;
-    private Tensor? _proposal;      // owned until adopted
+    private Task<(JobDeviceContext Job, TileWorker Tile)>? _build;
+    private CancellationTokenSource _released = new();
+    private int _step;                        // the next step this tile runs
+    private StepCall? _running;               // the step started in the background, if any
+    private Task<TileProposal>? _runningTask;
+    private Tensor? _proposal;                // owned until adopted
     private TileProposal? _lastProposal;
-    private int _appliedStep = -1;
 
     private string JobKey => $"{_assignment!.JobId}/{_assignment.Epoch}";
-    private string Location => $"{silo.Name}/{_executor!.Name}";
 
-    public async Task<string> InitializeAsync(TileAssignment assignment)
+    public async Task InitializeAsync(TileAssignment assignment)
     {
-        if (_assignment is not null)
-        {
-            if (_assignment.JobId != assignment.JobId || _assignment.Epoch != assignment.Epoch)
-                throw new InvalidOperationException($"tile {this.GetPrimaryKeyString()} already belongs to {_assignment.JobId}/{_assignment.Epoch}");
-            return Location;
-        }
+        var key = this.GetPrimaryKeyString();
+        if (JobIds.Check(assignment.JobId) is { } problem) throw new InvalidJobException("job-id", problem);
+        if (key != $"{assignment.JobId}/{assignment.Epoch}/{assignment.Window.Index}")
+            throw new InvalidOperationException($"tile {key} cannot take the assignment of {assignment.JobId}/{assignment.Epoch}/{assignment.Window.Index}");
+        if (_assignment is not null && _assignment.StartStep == assignment.StartStep && _assignment.State is null == assignment.State is null) return;
+        if (_assignment is not null) await FreeAsync(); // re-created in place: the coordinator restarts it from its synced state
         _assignment = assignment;
+        _released = new CancellationTokenSource();
+        _step = assignment.StartStep;
         _executor = devices.Assign(JobKey);
-        var executor = _executor;
-        (_job, _tile) = await executor.RunAsync(() =>
-        {
-            var job = devices.Context(executor, JobKey, assignment);
-            return (job, new TileWorker(job.Plan, assignment.Window, job.Noise, job.Scheduler, executor.Device));
-        });
-        return Location;
+        _build = BuildAsync(assignment, _executor);
+        LogInitialized(logger, key, silo.Name, _executor.Name, assignment.StartStep);
     }
 
-    public async Task<TileProposal> DenoiseAsync(StepCall call)
+    private async Task<(JobDeviceContext, TileWorker)> BuildAsync(TileAssignment assignment, DeviceExecutor executor)
+    {
+        var job = await devices.ContextAsync(executor, JobKey, assignment);
+        var tile = await Task.Run(() => assignment.State is { } state
+            ? new TileWorker(job.Plan, assignment.Window, TensorPayloads.ToTensor(state), executor.Device)
+            : new TileWorker(job.Plan, assignment.Window, job.Noise, job.Scheduler, executor.Device));
+        return (job, tile);
+    }
+
+    public async Task<TileProposal?> DenoiseAsync(StepCall call, TimeSpan wait)
     {
         EnsureCurrent(call);
         if (_lastProposal?.Call == call) return _lastProposal; // a retried call: same answer, no recompute
+        if (_running != call)
+        {
+            if (call.Step != _step) throw new TileLostException($"tile {this.GetPrimaryKeyString()} is at step {_step}, not {call.Step}");
+            _running = call;
+            _runningTask = RunStepAsync(call);
+        }
+        var step = _runningTask!;
+        if (await Task.WhenAny(step, Task.Delay(wait)) != step) return null;
+        return await step;
+    }
+
+    private async Task<TileProposal> RunStepAsync(StepCall call)
+    {
+        var (job, tile) = await _build!;
+        var executor = _executor!;
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var outcome = await _executor!.StepAsync(new StepRequest(JobKey, call.Step, _tile!, _job!));
-        metrics.RecordTileStep(_assignment!.Window, _executor.Name, watch.Elapsed.TotalSeconds);
-        // Copying out the proposal needs no device thread (no dispose scope, no concurrent use of this tile):
-        // doing it here keeps the reply from queueing behind the device's next batch.
+        var outcome = await executor.StepAsync(new StepRequest(JobKey, call.Step, tile, job, _released.Token));
+        metrics.RecordTileStep(_assignment!.Window, executor.Name, watch.Elapsed.TotalSeconds);
+        // Copying out the proposal needs no device thread (no dispose scope, no concurrent use of this tile).
         _proposal?.Dispose();
         _proposal = outcome.Proposal;
         var payload = TensorPayloads.ToPayload(outcome.Proposal);
-        _lastProposal = new TileProposal(call, payload, outcome.DenoiseSeconds, outcome.BatchSize, silo.Name, _executor.Name);
+        _lastProposal = new TileProposal(call, payload, outcome.DenoiseSeconds, outcome.BatchSize, silo.Name, executor.Name);
         return _lastProposal;
     }
 
-    public Task ApplyAsync(StepCall call, TensorPayload? update)
+    public async Task ApplyAsync(StepCall call, TensorPayload? update)
     {
         EnsureCurrent(call);
-        if (_appliedStep >= call.Step) return Task.CompletedTask;
-        if (_lastProposal?.Call != call) throw new InvalidOperationException($"step {call.Step} was not denoised by this tile");
+        if (call.Step < _step) return; // already adopted: a retried call
+        if (_lastProposal?.Call != call) throw new TileLostException($"tile {this.GetPrimaryKeyString()} did not denoise step {call.Step}");
+        var (_, tile) = await _build!;
         // Between a step's reply and its apply the device thread does not touch this tile, so the state is swapped here.
         if (update is null)
         {
-            _tile!.Adopt(_proposal!);
+            tile.Adopt(_proposal!);
         }
         else
         {
-            _tile!.Adopt(TensorPayloads.ToTensor(update, _executor!.Device));
+            tile.Adopt(TensorPayloads.ToTensor(update, _executor!.Device));
             _proposal?.Dispose();
         }
         _proposal = null;
-        _appliedStep = call.Step;
-        return Task.CompletedTask;
+        _step = call.Step + 1;
     }
 
     public async Task ReleaseAsync()
@@ -91,23 +116,35 @@ public sealed class TileGrain(DeviceExecutorPool devices, ILocalSiloDetails silo
 
     private async Task FreeAsync()
     {
-        if (_executor is null || _tile is null) return;
-        var (executor, tile, proposal, jobKey) = (_executor, _tile, _proposal, JobKey);
-        _tile = null;
-        _proposal = null;
-        await executor.RunAsync(() =>
+        if (_assignment is null || _executor is null || _build is null) return;
+        var (executor, build, proposal, jobKey, running) = (_executor, _build, _proposal, JobKey, _runningTask);
+        _released.Cancel();
+        (_assignment, _executor, _build, _proposal, _lastProposal, _running, _runningTask) = (null, null, null, null, null, null, null);
+        try
         {
+            if (running is not null) await running; // a released request is skipped by the device thread
+        }
+        catch (Exception)
+        {
+            // Cancelled or failed: either way the step's result is no longer wanted.
+        }
+        try
+        {
+            var (_, tile) = await build;
             tile.Dispose();
-            proposal?.Dispose();
-            devices.Release(executor, jobKey);
-            return true;
-        });
+        }
+        catch (Exception e)
+        {
+            LogBuildFailed(logger, e, this.GetPrimaryKeyString());
+        }
+        proposal?.Dispose();
+        await devices.ReleaseAsync(executor, jobKey);
     }
 
-    /// <summary>Calls for another job or an older run (epoch) are stale and refused.</summary>
+    /// <summary>Calls for another job or an older run (epoch) are stale and refused; a tile without state is lost.</summary>
     private void EnsureCurrent(StepCall call)
     {
-        if (_assignment is null || _tile is null) throw new InvalidOperationException($"tile {this.GetPrimaryKeyString()} is not initialised or was released");
+        if (_assignment is null) throw new TileLostException($"tile {this.GetPrimaryKeyString()} has no state (not initialised, released, or its silo was lost)");
         if (call.JobId != _assignment.JobId || call.Epoch != _assignment.Epoch)
             throw new InvalidOperationException($"stale call for {call.JobId}/{call.Epoch}; tile runs {JobKey}");
     }

@@ -14,10 +14,11 @@ namespace OrleansDiffusion.Hosting;
 /// application services to the <see cref="IServiceCollection"/> call.</summary>
 public static class DiffusionHostingExtensions
 {
-    /// <summary>Clustering (Redis, or localhost for one machine), endpoints, the silo's role, devices and placement.</summary>
+    /// <summary>Clustering, job records and reminders (Redis, or localhost and memory for one machine), endpoints,
+    /// the silo's role, devices, placement and the client call filter. Validates <paramref name="options"/> once.</summary>
     public static ISiloBuilder AddOrleansDiffusion(this ISiloBuilder silo, DiffusionSiloOptions options)
     {
-        Validate(options);
+        DiffusionSiloOptionsValidator.EnsureValid(options);
         silo.Configure<ClusterOptions>(o =>
         {
             o.ClusterId = options.ClusterId;
@@ -27,29 +28,61 @@ public static class DiffusionHostingExtensions
         var gateway = options.HostsCoordinators ? options.GatewayPort : 0;
         if (!string.IsNullOrWhiteSpace(options.Redis))
         {
-            silo.UseRedisClustering(o => o.ConfigurationOptions = RedisOptions(options.Redis));
-            silo.ConfigureEndpoints(AdvertisedAddress(options), options.SiloPort, gateway, listenOnAnyHostAddress: true);
+            var redis = RedisConnection.Options(options.Redis, options.RedisUser, options.RedisPassword, options.RedisTls);
+            silo.UseRedisClustering(o => o.ConfigurationOptions = redis);
+            silo.AddRedisGrainStorage(StorageNames.Jobs, o => o.ConfigurationOptions = redis);
+            silo.UseRedisReminderService(o => o.ConfigurationOptions = redis);
+            var advertised = AdvertisedAddress(options);
+            var listen = string.IsNullOrWhiteSpace(options.ListenAddress) ? IPAddress.Any : IPAddress.Parse(options.ListenAddress);
+            silo.Configure<EndpointOptions>(o =>
+            {
+                o.AdvertisedIPAddress = advertised;
+                o.SiloPort = options.SiloPort;
+                o.GatewayPort = gateway;
+                o.SiloListeningEndpoint = new IPEndPoint(listen, options.SiloPort);
+                o.GatewayListeningEndpoint = gateway == 0 ? null : new IPEndPoint(listen, gateway);
+            });
         }
         else
         {
             var primary = string.IsNullOrWhiteSpace(options.PrimarySilo) ? null : IPEndPoint.Parse(options.PrimarySilo);
             silo.UseLocalhostClustering(options.SiloPort, gateway, primary, options.ServiceId, options.ClusterId);
+            silo.AddMemoryGrainStorage(StorageNames.Jobs);
+            silo.UseInMemoryReminderService();
         }
+        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+        silo.AddIncomingGrainCallFilter<ClusterInternalCallFilter>();
         silo.Services.AddOrleansDiffusion(options);
         return silo;
     }
 
-    /// <summary>Grain classes this role hosts, the device executors of an accelerator silo, placement, output store, metrics.</summary>
+    /// <summary>Grain classes this role hosts, the device executors of an accelerator silo, placement, output and
+    /// checkpoint stores, job options, metrics.</summary>
     public static IServiceCollection AddOrleansDiffusion(this IServiceCollection services, DiffusionSiloOptions options)
     {
         services.AddMetrics();
+        services.AddSingleton<IValidateOptions<DiffusionSiloOptions>, DiffusionSiloOptionsValidator>();
+        services.AddOptions<DiffusionSiloOptions>().Configure(o => Copy(options, o)).ValidateOnStart();
         services.Configure<AcceleratorOptions>(o =>
         {
             o.Devices.Clear();
             foreach (var device in options.DeviceList) o.Devices.Add(device);
             o.HalfPrecision = options.HalfPrecision;
         });
-        services.Configure<OutputStoreOptions>(o => o.Directory = options.OutputDirectory);
+        services.Configure<OutputStoreOptions>(o =>
+        {
+            o.Directory = options.OutputDirectory;
+            o.CheckpointDirectory = options.CheckpointDirectory;
+            o.ModelsDirectory = options.ModelsDirectory;
+        });
+        services.Configure<JobOptions>(o =>
+        {
+            o.CheckpointEvery = options.CheckpointEvery;
+            o.MaxQueuedJobs = options.MaxQueuedJobs;
+            o.ResumeCheckPeriod = options.ResumeCheckPeriod;
+        });
+        services.AddSingleton<OutputStore>();
+        services.AddSingleton<CheckpointStore>();
         services.AddPlacementDirector<AcceleratorPlacement, AcceleratorPlacementDirector>();
         if (options.HostsTiles) services.AddSingleton<DeviceExecutorPool>();
         services.AddSingleton(sp => new DiffusionMetrics(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), SiloName(options),
@@ -67,13 +100,6 @@ public static class DiffusionHostingExtensions
         return services;
     }
 
-    public static ConfigurationOptions RedisOptions(string connection)
-    {
-        var configuration = ConfigurationOptions.Parse(connection);
-        configuration.AbortOnConnectFail = false;
-        return configuration;
-    }
-
     public static string SiloName(DiffusionSiloOptions options) =>
         options.SiloName ?? Environment.GetEnvironmentVariable("POD_NAME") ?? $"{Environment.MachineName}-{options.SiloPort}";
 
@@ -83,23 +109,23 @@ public static class DiffusionHostingExtensions
         return string.IsNullOrWhiteSpace(address) ? IPAddress.Loopback : IPAddress.Parse(address);
     }
 
-    /// <summary>Throws <see cref="OptionsValidationException"/> naming the bad key.</summary>
-    public static void Validate(DiffusionSiloOptions options)
+    private static void Copy(DiffusionSiloOptions from, DiffusionSiloOptions to)
     {
-        var failures = new List<string>();
-        var section = DiffusionSiloOptions.Section;
-        if (options.HostsTiles && options.DeviceList.Count == 0) failures.Add($"{section}:Devices: a {options.Role} silo needs at least one device");
-        foreach (var device in options.DeviceList)
-            if (device != "cpu" && !(device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(device[5..], out var n) && n >= 0))
-                failures.Add($"{section}:Devices: '{device}' is not cpu or cuda:N");
-        if (options.SiloPort is < 1 or > 65535) failures.Add($"{section}:SiloPort: must be 1..65535");
-        if (options.GatewayPort is < 0 or > 65535) failures.Add($"{section}:GatewayPort: must be 0..65535");
-        if (options.HostsCoordinators && options.GatewayPort == 0) failures.Add($"{section}:GatewayPort: a {options.Role} silo serves clients and needs a gateway port");
-        if (!string.IsNullOrWhiteSpace(options.PrimarySilo) && !IPEndPoint.TryParse(options.PrimarySilo, out _))
-            failures.Add($"{section}:PrimarySilo: '{options.PrimarySilo}' is not host:port");
-        if (!string.IsNullOrWhiteSpace(options.AdvertisedAddress) && !IPAddress.TryParse(options.AdvertisedAddress, out _))
-            failures.Add($"{section}:AdvertisedAddress: '{options.AdvertisedAddress}' is not an IP address");
-        if (string.IsNullOrWhiteSpace(options.OutputDirectory)) failures.Add($"{section}:OutputDirectory: required");
-        if (failures.Count > 0) throw new OptionsValidationException(section, typeof(DiffusionSiloOptions), failures);
+        foreach (var property in typeof(DiffusionSiloOptions).GetProperties().Where(p => p.CanWrite))
+            property.SetValue(to, property.GetValue(from));
+    }
+}
+
+/// <summary>The one place StackExchange.Redis options are built, for silos and clients alike.</summary>
+public static class RedisConnection
+{
+    public static ConfigurationOptions Options(string connection, string? user = null, string? password = null, bool tls = false)
+    {
+        var configuration = ConfigurationOptions.Parse(connection);
+        configuration.AbortOnConnectFail = false;
+        if (!string.IsNullOrEmpty(user)) configuration.User = user;
+        if (!string.IsNullOrEmpty(password)) configuration.Password = password;
+        if (tls) configuration.Ssl = true;
+        return configuration;
     }
 }

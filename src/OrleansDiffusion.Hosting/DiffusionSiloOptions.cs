@@ -1,5 +1,3 @@
-using System.ComponentModel.DataAnnotations;
-
 namespace OrleansDiffusion.Hosting;
 
 /// <summary>What a silo hosts.</summary>
@@ -15,51 +13,78 @@ public enum SiloRole
     All,
 }
 
-/// <summary>Configuration section "OrleansDiffusion" (see silos/OrleansDiffusion.Silo/README.md).</summary>
+/// <summary>Configuration section "OrleansDiffusion" (see silos/OrleansDiffusion.Silo/README.md), validated at start by
+/// <see cref="DiffusionSiloOptionsValidator"/>.</summary>
 public sealed class DiffusionSiloOptions
 {
     public const string Section = "OrleansDiffusion";
 
     public SiloRole Role { get; set; } = SiloRole.All;
 
-    /// <summary>Comma-separated devices: cpu, cuda:0, cuda:1, …</summary>
-    [Required]
-    public string Devices { get; set; } = "cpu";
+    /// <summary>The accelerator devices: cpu, cuda:0, cuda:1, … (configuration: <c>Devices:0</c>, <c>Devices:1</c>, …).</summary>
+    public List<string> Devices { get; set; } = [];
 
-    [Required]
     public string ClusterId { get; set; } = "odiff";
 
-    [Required]
     public string ServiceId { get; set; } = "odiff";
 
-    /// <summary>StackExchange.Redis connection string for membership; empty: localhost clustering.</summary>
+    /// <summary>Redis (host:port[,host:port]) for membership, job records and reminders; empty: localhost clustering,
+    /// in-memory records and reminders (one machine).</summary>
     public string? Redis { get; set; }
+
+    /// <summary>Redis ACL user and password (from a Secret; never on a command line).</summary>
+    public string? RedisUser { get; set; }
+
+    public string? RedisPassword { get; set; }
+
+    /// <summary>Connect to Redis over TLS.</summary>
+    public bool RedisTls { get; set; }
 
     /// <summary>Localhost clustering: the primary silo's endpoint (host:port), for several processes on one machine.</summary>
     public string? PrimarySilo { get; set; }
 
-    [Range(1, 65535)]
     public int SiloPort { get; set; } = 11111;
 
-    [Range(0, 65535)]
+    /// <summary>Client gateway port of coordinator silos (workers open none).</summary>
     public int GatewayPort { get; set; } = 30000;
 
-    [Range(0, 65535)]
     public int HttpPort { get; set; } = 8080;
+
+    /// <summary>The address the silo, gateway and HTTP ports listen on (default: every interface with Redis
+    /// clustering, loopback without).</summary>
+    public string? ListenAddress { get; set; }
 
     /// <summary>Address other silos reach this one at (default: POD_IP, else loopback).</summary>
     public string? AdvertisedAddress { get; set; }
 
     public string? SiloName { get; set; }
 
-    [Required]
     public string OutputDirectory { get; set; } = "outputs";
+
+    /// <summary>Job checkpoints (default: <c>.checkpoints</c> under <see cref="OutputDirectory"/>).</summary>
+    public string? CheckpointDirectory { get; set; }
+
+    /// <summary>Steps between job checkpoints (0: none).</summary>
+    public int CheckpointEvery { get; set; } = 5;
+
+    /// <summary>The model store: each model is a diffusers folder directly under it, named as jobs name it.</summary>
+    public string? ModelsDirectory { get; set; }
+
+    /// <summary>Jobs queued or running at once in the cluster (admission control).</summary>
+    public int MaxQueuedJobs { get; set; } = 64;
+
+    /// <summary>libtorch intra-op threads of this process; 0: the CPU quota (cgroup limit, else the processor count).</summary>
+    public int IntraOpThreads { get; set; }
 
     /// <summary>Keep Stable Diffusion weights in fp16 on GPU devices.</summary>
     public bool HalfPrecision { get; set; }
 
+    /// <summary>Period of the reminder that resumes a job whose coordinator was lost.</summary>
+    public TimeSpan ResumeCheckPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
     public bool HostsTiles => Role is SiloRole.Worker or SiloRole.All;
     public bool HostsCoordinators => Role is SiloRole.Coordinator or SiloRole.All;
 
-    public IReadOnlyList<string> DeviceList => Devices.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    /// <summary>The devices to use: as configured, or the CPU.</summary>
+    public IReadOnlyList<string> DeviceList => Devices.Count == 0 ? ["cpu"] : Devices;
 }

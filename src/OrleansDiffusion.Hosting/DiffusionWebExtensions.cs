@@ -19,21 +19,30 @@ public static class DiffusionWebExtensions
     /// <summary>Orleans silo with this product's role set-up, host shutdown timeout, health checks and metrics.</summary>
     public static WebApplicationBuilder AddOrleansDiffusionSilo(this WebApplicationBuilder builder, DiffusionSiloOptions options)
     {
-        DiffusionHostingExtensions.Validate(options);
-        builder.WebHost.UseUrls($"http://0.0.0.0:{options.HttpPort}");
+        DiffusionSiloOptionsValidator.EnsureValid(options);
+        builder.WebHost.UseUrls($"http://{HttpHost(options)}:{options.HttpPort}");
         // Shorter than the pod's grace period (150 s) so deactivation finishes before SIGKILL.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(120));
+        Console.Error.WriteLine($"odiff silo: {OrleansDiffusion.Diffusion.TorchThreads.Configure(options.IntraOpThreads)} libtorch intra-op thread(s)");
         builder.UseOrleans(silo => silo.AddOrleansDiffusion(options));
         builder.Services.AddSingleton<SiloHealth>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloHealth>());
         builder.Services.AddHealthChecks()
             .AddCheck<SiloStartedCheck>("silo-started", tags: [StartupTag])
-            .AddCheck<SiloReadyCheck>("silo-ready", tags: [ReadyTag]);
+            .AddCheck<SiloReadyCheck>("silo-ready", tags: [ReadyTag])
+            .AddCheck<MembershipCheck>("cluster-membership", tags: [ReadyTag]);
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(MetricNames.Meter, "Microsoft.Orleans")
             .AddPrometheusExporter());
         return builder;
     }
+
+    private static string HttpHost(DiffusionSiloOptions options) => options.ListenAddress switch
+    {
+        { Length: > 0 } address when System.Net.IPAddress.Parse(address).AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 => $"[{address}]",
+        { Length: > 0 } address => address,
+        _ => string.IsNullOrWhiteSpace(options.Redis) ? "127.0.0.1" : "0.0.0.0",
+    };
 
     /// <summary>/health/startup, /health/ready, /health/live (this process only) and /metrics.</summary>
     public static IEndpointRouteBuilder MapOrleansDiffusionEndpoints(this IEndpointRouteBuilder endpoints)

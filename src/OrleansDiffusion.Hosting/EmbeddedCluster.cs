@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using OrleansDiffusion.Diffusion;
 
 namespace OrleansDiffusion.Hosting;
 
@@ -25,13 +26,13 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     public IClusterClient Client => _silos[0].Services.GetRequiredService<IClusterClient>();
 
     /// <param name="roles">one role per silo; the first must host coordinators.</param>
-    public static async Task<EmbeddedCluster> StartAsync(IReadOnlyList<SiloRole> roles, string outputDirectory, CancellationToken cancellationToken = default)
+    /// <param name="configure">adjusts each silo's options (e.g. a model store, checkpoint interval).</param>
+    public static async Task<EmbeddedCluster> StartAsync(IReadOnlyList<SiloRole> roles, string outputDirectory,
+        Action<DiffusionSiloOptions>? configure = null, CancellationToken cancellationToken = default)
     {
         if (roles.Count == 0 || roles[0] == SiloRole.Worker) throw new ArgumentException("the first silo must host coordinators", nameof(roles));
-        // Every accelerator silo here runs a device thread in this one process: share the cores between them
-        // instead of letting each use them all (oversubscribed intra-op threads starve the silos' schedulers).
-        var devices = roles.Count(r => r != SiloRole.Coordinator);
-        if (devices > 1) TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / devices));
+        // One thread count whatever the number of silos, so 1..N silos compute the same numbers.
+        TorchThreads.Configure();
         var cluster = new EmbeddedCluster();
         var clusterId = $"odiff-embedded-{Guid.NewGuid():N}";
         IPEndPoint? primary = null;
@@ -49,7 +50,9 @@ public sealed class EmbeddedCluster : IAsyncDisposable
                     PrimarySilo = primary?.ToString(),
                     SiloName = $"silo{i}",
                     OutputDirectory = outputDirectory,
+                    ResumeCheckPeriod = TimeSpan.FromSeconds(5),
                 };
+                configure?.Invoke(options);
                 primary ??= new IPEndPoint(IPAddress.Loopback, options.SiloPort);
                 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
                 builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);

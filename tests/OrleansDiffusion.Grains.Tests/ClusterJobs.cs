@@ -24,21 +24,24 @@ internal static class ClusterJobs
     {
         jobId ??= $"job-{Guid.NewGuid():N}";
         var coordinator = cluster.Client.GetGrain<ICoordinatorGrain>(jobId);
-        await coordinator.StartAsync(spec);
+        await coordinator.SubmitAsync(spec);
         return await WaitAsync(coordinator);
     }
 
-    public static async Task<JobStatus> WaitAsync(ICoordinatorGrain coordinator, int afterStep = -1)
+    /// <summary>Watches the job until it finishes (or 3 minutes pass).</summary>
+    public static Task<JobStatus> WaitAsync(ICoordinatorGrain coordinator) => WaitForAsync(coordinator, s => s.IsFinished);
+
+    /// <summary>Watches the job until a status satisfies <paramref name="condition"/> or the job finishes.</summary>
+    public static async Task<JobStatus> WaitForAsync(ICoordinatorGrain coordinator, Func<JobStatus, bool> condition)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
-        while (DateTime.UtcNow < deadline)
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        JobStatus? last = null;
+        await foreach (var status in coordinator.WatchAsync(timeout.Token))
         {
-            var status = await coordinator.WaitForProgressAsync(afterStep, TimeSpan.FromSeconds(5));
-            Assert.NotNull(status);
-            if (status.IsFinished) return status;
-            afterStep = status.Step;
+            last = status;
+            if (condition(status) || status.IsFinished) return status;
         }
-        throw new TimeoutException("job did not finish in 3 minutes");
+        return last ?? throw new InvalidOperationException("the job does not exist");
     }
 
     /// <summary>The in-process engine's PNG for the same spec, written exactly as the coordinator writes it.</summary>

@@ -17,7 +17,7 @@ public class SiloCountTests
             var status = await ClusterJobs.RunAsync(cluster, spec);
             Assert.True(status.State == JobState.Completed, status.Error);
             Assert.Equal(roles.Length, status.Statistics!.Silos);
-            images.Add(await File.ReadAllBytesAsync(status.OutputPath!));
+            images.Add(await File.ReadAllBytesAsync(Path.Combine(outputs.Path, status.OutputPath!)));
         }
         Assert.Equal(images[0], images[1]);
         Assert.Equal(images[0], images[2]);

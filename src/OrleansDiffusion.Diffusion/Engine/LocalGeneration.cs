@@ -12,6 +12,7 @@ public static class LocalGeneration
         AttentionSyncOptions? attention = null, CancellationToken cancellationToken = default)
     {
         JobSpecValidator.EnsureValid(spec);
+        if (TorchThreads.Current == 0) TorchThreads.Configure();
         var ownsDenoiser = denoiser is null;
         denoiser ??= JobComponents.CreateDenoiser(spec);
         try

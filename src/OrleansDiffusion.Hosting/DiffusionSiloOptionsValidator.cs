@@ -1,0 +1,46 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+
+namespace OrleansDiffusion.Hosting;
+
+/// <summary>Every rule of <see cref="DiffusionSiloOptions"/>, each failure naming its configuration key.</summary>
+public sealed class DiffusionSiloOptionsValidator : IValidateOptions<DiffusionSiloOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DiffusionSiloOptions options)
+    {
+        var failures = new List<string>();
+        void Fail(string key, string message) => failures.Add($"{DiffusionSiloOptions.Section}:{key}: {message}");
+
+        if (!Enum.IsDefined(options.Role)) Fail("Role", "must be Worker, Coordinator or All");
+        foreach (var device in options.DeviceList)
+            if (device != "cpu" && !(device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(device[5..], out var n) && n >= 0))
+                Fail("Devices", $"'{device}' is not cpu or cuda:N");
+        if (options.DeviceList.Distinct().Count() != options.DeviceList.Count) Fail("Devices", "lists a device twice");
+        if (string.IsNullOrWhiteSpace(options.ClusterId)) Fail("ClusterId", "required");
+        if (string.IsNullOrWhiteSpace(options.ServiceId)) Fail("ServiceId", "required");
+        if (options.SiloPort is < 1 or > 65535) Fail("SiloPort", "must be 1..65535");
+        if (options.GatewayPort is < 0 or > 65535) Fail("GatewayPort", "must be 0..65535");
+        if (options.HttpPort is < 0 or > 65535) Fail("HttpPort", "must be 0..65535");
+        if (options.HostsCoordinators && options.GatewayPort == 0) Fail("GatewayPort", $"a {options.Role} silo serves clients and needs a gateway port");
+        if (!string.IsNullOrWhiteSpace(options.PrimarySilo) && !IPEndPoint.TryParse(options.PrimarySilo, out _))
+            Fail("PrimarySilo", $"'{options.PrimarySilo}' is not host:port");
+        if (!string.IsNullOrWhiteSpace(options.AdvertisedAddress) && !IPAddress.TryParse(options.AdvertisedAddress, out _))
+            Fail("AdvertisedAddress", $"'{options.AdvertisedAddress}' is not an IP address");
+        if (!string.IsNullOrWhiteSpace(options.ListenAddress) && !IPAddress.TryParse(options.ListenAddress, out _))
+            Fail("ListenAddress", $"'{options.ListenAddress}' is not an IP address");
+        if (string.IsNullOrWhiteSpace(options.OutputDirectory)) Fail("OutputDirectory", "required");
+        if (options.CheckpointEvery < 0) Fail("CheckpointEvery", "must be 0 (no checkpoints) or more");
+        if (options.MaxQueuedJobs < 1) Fail("MaxQueuedJobs", "must be at least 1");
+        if (options.IntraOpThreads < 0) Fail("IntraOpThreads", "must be 0 (the CPU quota) or more");
+        if (options.ResumeCheckPeriod < TimeSpan.FromSeconds(1)) Fail("ResumeCheckPeriod", "must be at least 1 s");
+        if (options.RedisPassword is not null && string.IsNullOrWhiteSpace(options.Redis)) Fail("RedisPassword", "set without Redis");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>Throws <see cref="OptionsValidationException"/> listing every failure.</summary>
+    public static void EnsureValid(DiffusionSiloOptions options)
+    {
+        var result = new DiffusionSiloOptionsValidator().Validate(null, options);
+        if (result.Failed) throw new OptionsValidationException(DiffusionSiloOptions.Section, typeof(DiffusionSiloOptions), result.Failures);
+    }
+}
