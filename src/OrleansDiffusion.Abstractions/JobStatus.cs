@@ -56,5 +56,8 @@ public sealed record JobStatus
 
     [Id(19)] public DateTimeOffset? FinishedAt { get; init; }
 
+    /// <summary>The silo whose coordinator answered (it runs the job while the job runs).</summary>
+    [Id(20)] public string? Coordinator { get; init; }
+
     public bool IsFinished => State is JobState.Completed or JobState.Failed or JobState.Cancelled;
 }

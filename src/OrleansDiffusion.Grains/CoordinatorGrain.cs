@@ -27,6 +27,7 @@ public sealed partial class CoordinatorGrain(
     OutputStore outputs,
     CheckpointStore checkpoints,
     DiffusionMetrics metrics,
+    ILocalSiloDetails silo,
     ILogger<CoordinatorGrain> logger)
     : Grain, ICoordinatorGrain, IRemindable, ITileRuntimeEvents, IStepObserver, IProgress<StepProgress>
 {
@@ -395,6 +396,7 @@ public sealed partial class CoordinatorGrain(
             Epoch = r.Epoch,
             Detail = _detail ?? r.Detail,
             FinishedAt = r.FinishedAt,
+            Coordinator = silo.Name,
         };
     }
 

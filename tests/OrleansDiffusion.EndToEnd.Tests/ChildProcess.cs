@@ -101,7 +101,8 @@ internal sealed class ChildProcess : IDisposable
         _process.Dispose();
     }
 
-    private void Kill()
+    /// <summary>SIGKILL (kill -9) to the process and its children, and wait for it to be gone.</summary>
+    public void Kill()
     {
         try
         {

@@ -9,11 +9,17 @@ namespace OrleansDiffusion.EndToEnd.Tests;
 /// processes sharing it for membership: an accelerator <c>Worker</c> (tile grains, no gateway) and a
 /// <c>Coordinator</c> (coordinator and registry grains, the client gateway). Everything is killed on dispose.
 /// </summary>
-public sealed class RedisAndSilosFixture : IAsyncLifetime
+public sealed class RedisAndSilosFixture(int workers, int coordinators) : IAsyncLifetime
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
     private readonly List<ChildProcess> _processes = [];
     private readonly HashSet<int> _ports = [];
+    private readonly Dictionary<string, ChildProcess> _silos = [];
+
+    public RedisAndSilosFixture()
+        : this(1, 1)
+    {
+    }
 
     public string Folder { get; } = Directory.CreateTempSubdirectory("odiff-e2e-").FullName;
     public string OutputDirectory => Path.Combine(Folder, "outputs");
@@ -43,11 +49,20 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
         var workerHttp = WorkerHttpPort = NextPort();
         var coordinatorHttp = CoordinatorHttpPort = NextPort();
         GatewayPort = NextPort();
-        var worker = StartSilo("Worker", workerHttp, gatewayPort: 0);
-        var coordinator = StartSilo("Coordinator", coordinatorHttp, GatewayPort);
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        await WaitUntilAsync(worker, () => IsReadyAsync(http, workerHttp), "the worker silo's /health/ready");
-        await WaitUntilAsync(coordinator, () => IsReadyAsync(http, coordinatorHttp), "the coordinator silo's /health/ready");
+        var silos = new List<(ChildProcess Process, int Http, string Name)>();
+        for (var i = 0; i < workers; i++)
+        {
+            var http = i == 0 ? workerHttp : NextPort();
+            silos.Add((StartSilo("Worker", http, gatewayPort: 0, i), http, $"worker {i}"));
+        }
+        for (var i = 0; i < coordinators; i++)
+        {
+            var http = i == 0 ? coordinatorHttp : NextPort();
+            silos.Add((StartSilo("Coordinator", http, i == 0 ? GatewayPort : NextPort(), i), http, $"coordinator {i}"));
+        }
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        foreach (var (process, http, name) in silos)
+            await WaitUntilAsync(process, () => IsReadyAsync(client, http), $"the {name} silo's /health/ready");
         StartupTime = clock.Elapsed;
     }
 
@@ -67,8 +82,16 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    private ChildProcess StartSilo(string role, int httpPort, int gatewayPort)
+    /// <summary>kill -9 of the silo named <paramref name="siloName"/> (as silos report it, e.g. in tile placements).</summary>
+    public void Kill(string siloName)
     {
+        if (!_silos.TryGetValue(siloName, out var silo)) throw new ArgumentException($"no silo '{siloName}' (have {string.Join(", ", _silos.Keys)})");
+        silo.Kill();
+    }
+
+    private ChildProcess StartSilo(string role, int httpPort, int gatewayPort, int index)
+    {
+        var name = index == 0 ? $"e2e-{role.ToLowerInvariant()}" : $"e2e-{role.ToLowerInvariant()}-{index}";
         var environment = new Dictionary<string, string>
         {
             ["OrleansDiffusion__Role"] = role,
@@ -80,12 +103,15 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
             ["OrleansDiffusion__GatewayPort"] = gatewayPort.ToString(),
             ["OrleansDiffusion__HttpPort"] = httpPort.ToString(),
             ["OrleansDiffusion__AdvertisedAddress"] = "127.0.0.1",
-            ["OrleansDiffusion__SiloName"] = $"e2e-{role.ToLowerInvariant()}",
+            ["OrleansDiffusion__SiloName"] = name,
+            ["OrleansDiffusion__ResumeCheckPeriod"] = "00:00:05",
             ["OrleansDiffusion__OutputDirectory"] = OutputDirectory,
             ["DOTNET_ENVIRONMENT"] = "Production",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
         };
-        return Track(ChildProcess.Start($"silo {role}", "dotnet", [BuiltPrograms.Silo], environment, Folder));
+        var process = Track(ChildProcess.Start($"silo {name}", "dotnet", [BuiltPrograms.Silo], environment, Folder));
+        _silos[name] = process;
+        return process;
     }
 
     /// <summary>A free loopback port not handed out before by this fixture.</summary>

@@ -1,0 +1,93 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Client;
+using Xunit.Abstractions;
+
+namespace OrleansDiffusion.EndToEnd.Tests;
+
+/// <summary>
+/// Jobs survive their silos, with real processes: a Redis, two worker and two coordinator silos. A worker and then
+/// the job's own coordinator are killed with SIGKILL mid-job; each job completes, and its PNG equals the undisturbed
+/// run's byte for byte. Kills happen after a step the watch has seen, never on a timer.
+/// </summary>
+public sealed class RecoveryTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly JobSpec Spec = new() { Prompt = "bricks", Width = 192, Height = 192, Steps = 12, Seed = 21, Tile = 64, Overlap = 16 };
+    private readonly RedisAndSilosFixture _cluster = new(workers: 2, coordinators: 2);
+    private IHost? _host;
+    private DiffusionClient Client => _host!.Services.GetRequiredService<DiffusionClient>();
+
+    public async Task InitializeAsync()
+    {
+        await _cluster.InitializeAsync();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseDiffusionClient(o =>
+        {
+            o.Redis = _cluster.Redis;
+            o.ClusterId = _cluster.ClusterId;
+        });
+        _host = builder.Build();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await _host.StartAsync(timeout.Token);
+    }
+
+    public async Task DisposeAsync()
+    {
+        output.WriteLine(_cluster.Diagnostics());
+        if (_host is not null)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await _host.StopAsync(timeout.Token);
+            _host.Dispose();
+        }
+        await _cluster.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Jobs_complete_byte_identically_after_a_worker_and_then_their_coordinator_are_killed()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
+        var undisturbed = await Client.RunAsync(Spec, cancellationToken: timeout.Token);
+        Assert.True(undisturbed.State == JobState.Completed, undisturbed.Error);
+        var expected = await FetchAsync(undisturbed.JobId, timeout.Token);
+
+        // kill -9 a worker that holds tiles, after step 3 of 12
+        var workerJob = await Client.SubmitAsync(Spec, "after-worker-kill", timeout.Token);
+        var running = await WatchUntilAsync(workerJob, s => s.Step >= 3 && s.TilePlacement is not null || s.TileDetails?.Any(t => t.Silo is not null) == true, timeout.Token);
+        var victim = running.TileDetails!.First(t => t.Silo is not null).Silo!;
+        _cluster.Kill(victim);
+        var recovered = await WatchUntilAsync(workerJob, s => s.IsFinished, timeout.Token);
+        Assert.True(recovered.State == JobState.Completed, recovered.Error);
+        Assert.Equal(expected, await FetchAsync(workerJob, timeout.Token));
+        Assert.DoesNotContain(recovered.TilePlacement!, p => p.StartsWith(victim + "/", StringComparison.Ordinal));
+
+        // kill -9 the silo whose coordinator runs the job (the other coordinator is up): the job resumes from its checkpoint
+        var coordinatorJob = await Client.SubmitAsync(Spec, "after-coordinator-kill", timeout.Token);
+        running = await WatchUntilAsync(coordinatorJob, s => s.Step >= 6, timeout.Token);
+        _cluster.Kill(running.Coordinator!);
+        var listed = await Client.ListJobsAsync(cancellationToken: timeout.Token); // the job list survives its coordinator
+        Assert.Contains(listed, j => j.JobId == coordinatorJob);
+        var resumed = await WatchUntilAsync(coordinatorJob, s => s.IsFinished, timeout.Token);
+        Assert.True(resumed.State == JobState.Completed, resumed.Error);
+        Assert.True(resumed.Epoch >= 2, $"epoch {resumed.Epoch}: the job was not resumed");
+        Assert.NotEqual(running.Coordinator, resumed.Coordinator);
+        Assert.Equal(expected, await FetchAsync(coordinatorJob, timeout.Token));
+        Assert.Equal(expected, await FetchAsync(undisturbed.JobId, timeout.Token)); // finished jobs stay fetchable
+    }
+
+    private async Task<JobStatus> WatchUntilAsync(string jobId, Func<JobStatus, bool> condition, CancellationToken cancellationToken)
+    {
+        await foreach (var status in Client.WatchAsync(jobId, cancellationToken))
+            if (condition(status) || status.IsFinished) return status;
+        throw new InvalidOperationException($"the watch of {jobId} ended without a finished status");
+    }
+
+    private async Task<byte[]> FetchAsync(string jobId, CancellationToken cancellationToken)
+    {
+        await using var stream = await Client.OpenResultAsync(jobId, cancellationToken);
+        using var copy = new MemoryStream();
+        await stream.CopyToAsync(copy, cancellationToken);
+        return copy.ToArray();
+    }
+}
