@@ -202,6 +202,23 @@ public class HelmChartTests
     }
 
     [Fact]
+    public void Notes_render_with_the_secrets_to_read()
+    {
+        var templates = HelmChart.Templates();
+        var data = new Dictionary<string, object?>
+        {
+            ["Values"] = GoTemplate.Values.FromJson(DefaultValues),
+            ["Release"] = new Dictionary<string, object?> { ["Name"] = HelmChart.ReleaseName, ["Namespace"] = HelmChart.Namespace },
+            ["Chart"] = new Dictionary<string, object?> { ["Name"] = "orleans-diffusion", ["AppVersion"] = "0.1.0" },
+        };
+        var notes = templates.Execute("orleans-diffusion/templates/NOTES.txt", data);
+        Assert.Contains("secret odiff-orleans-diffusion-metrics-token", notes);
+        Assert.Contains("secret odiff-orleans-diffusion-api-keys", notes);
+        Assert.Contains("odiff-orleans-diffusion-tls", notes);
+        Assert.DoesNotContain("WARNING", notes);
+    }
+
+    [Fact]
     public void Chart_defaults_put_workers_on_gpus()
     {
         var pod = HelmChart.Render().Worker.Spec.Template.Spec;
