@@ -154,6 +154,37 @@ public class DashboardTests
     }
 
     [Fact]
+    public void Has_panels_for_recoveries_checkpoints_and_the_model_cache()
+    {
+        var panels = Panels(Dashboard).Where(p => p["targets"] is JsonArray).ToList();
+        JsonObject PanelQuerying(string metric) => panels.Single(p => p["targets"]!.AsArray()
+            .Any(t => PromQl.MetricNames((string)t!["expr"]!).Any(n => n.StartsWith(metric, StringComparison.Ordinal))));
+
+        // Recoveries per reason (worker_lost, coordinator_lost, drain): one series per reason, never per job.
+        var recoveries = PanelQuerying("odiff_job_recoveries_total");
+        var expr = (string)recoveries["targets"]![0]!["expr"]!;
+        Assert.Equal(["reason"], PromQl.GroupingLabels(expr));
+        Assert.Contains("{{reason}}", (string)recoveries["targets"]![0]!["legendFormat"]!);
+
+        // Checkpoint latency and volume share a panel; so do the model cache and its loads.
+        Assert.Same(PanelQuerying("odiff_checkpoint_duration_seconds"), PanelQuerying("odiff_checkpoint_bytes_total"));
+        Assert.Same(PanelQuerying("odiff_model_cache_bytes"), PanelQuerying("odiff_model_loads_total"));
+        Assert.Contains(PanelQuerying("odiff_checkpoint_duration_seconds")["targets"]!.AsArray(),
+            t => ((string)t!["expr"]!).StartsWith("histogram_quantile(0.95,", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_contract_names_the_recovery_reasons_the_silo_readme_documents()
+    {
+        var readme = Repo.Read("silos", "OrleansDiffusion.Silo", "README.md");
+        var row = readme.Split('\n').Single(l => l.StartsWith("| `odiff_job_recoveries_total`", StringComparison.Ordinal));
+        foreach (var reason in MetricsContract.RecoveryReasons)
+        {
+            Assert.Contains($"`{reason}`", row);
+        }
+    }
+
+    [Fact]
     public void Every_query_parses_with_promtool()
     {
         // Grafana's $__rate_interval becomes a plain duration; promtool then checks each query as a recording rule.

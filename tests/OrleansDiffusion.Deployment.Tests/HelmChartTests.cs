@@ -9,15 +9,13 @@ namespace OrleansDiffusion.Deployment.Tests;
 
 /// <summary>
 /// The Helm chart without helm: values.yaml and example values files against values.schema.json, and the
-/// templates (read as text) against the kustomize manifests, which kubectl renders for real.
+/// chart rendered into typed objects (<see cref="HelmChart.Render"/>) against the kustomize manifests.
 /// </summary>
 public class HelmChartTests
 {
     private static readonly string ValuesDir = Repo.PathOf("tests", "OrleansDiffusion.Deployment.Tests", "values");
 
-    private static JsonSchema Schema => JsonSchema.FromText(File.ReadAllText(Path.Combine(HelmChart.Dir, "values.schema.json")));
-
-    private static JsonNode DefaultValues => YamlJson.Parse(File.ReadAllText(Path.Combine(HelmChart.Dir, "values.yaml")))!;
+    private static JsonNode DefaultValues => HelmChart.DefaultValues;
 
     public static TheoryData<string> ValidExamples => new(Directory.GetFiles(Path.Combine(ValuesDir, "valid"), "*.yaml").Select(Path.GetFileName)!);
 
@@ -95,128 +93,182 @@ public class HelmChartTests
     public void Templates_use_only_values_that_values_yaml_declares()
     {
         var values = DefaultValues;
-        foreach (var (file, text) in HelmChart.TemplateFiles)
+        var paths = HelmChart.Templates().ValuePaths;
+        Assert.NotEmpty(paths);
+        foreach (var path in paths)
         {
-            foreach (Match m in Regex.Matches(text, @"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)"))
+            JsonNode? node = values;
+            foreach (var key in path.Split('.'))
             {
-                JsonNode? node = values;
-                foreach (var key in m.Groups[1].Value.Split('.', StringSplitOptions.RemoveEmptyEntries))
-                {
-                    Assert.True(node is JsonObject o && o.ContainsKey(key), $"{file} uses {m.Value}, which values.yaml does not declare");
-                    node = node![key];
-                }
+                Assert.True(node is JsonObject o && o.ContainsKey(key), $"a template uses .Values.{path}, which values.yaml does not declare");
+                node = node![key];
             }
         }
     }
 
-    [Fact]
-    public void Template_blocks_are_balanced()
+    [Theory, MemberData(nameof(ValidExamples))]
+    public void Renders_every_valid_example_into_typed_objects(string file)
     {
-        foreach (var (file, text) in HelmChart.TemplateFiles)
-        {
-            var opened = Regex.Count(text, @"\{\{-?\s*(?:if|with|range|define|block)\b");
-            var closed = Regex.Count(text, @"\{\{-?\s*end\s*-?\}\}");
-            Assert.True(opened == closed, $"{file}: {opened} blocks opened, {closed} closed");
-        }
+        var manifest = HelmChart.Render($"valid/{file}");
+        Assert.Equal(["coordinator", "worker"], manifest.All<V1Deployment>().Select(Component).Order());
+        Assert.NotEmpty(manifest.All<V1NetworkPolicy>());
     }
 
     [Fact]
-    public void Every_template_object_gets_the_standard_labels()
+    public void Every_rendered_object_gets_the_standard_labels()
     {
-        var helpers = File.ReadAllText(Path.Combine(HelmChart.TemplatesDir, "_helpers.tpl"));
-        foreach (var label in KustomizeTests.StandardLabels.Append("helm.sh/chart"))
+        var manifest = HelmChart.Render();
+        foreach (var o in manifest.Objects)
         {
-            Assert.Contains($"{label}:", helpers);
+            foreach (var label in KustomizeTests.StandardLabels.Append("helm.sh/chart"))
+            {
+                Assert.True(o.Metadata.Labels?.ContainsKey(label) == true, $"{o.Kind} {o.Metadata.Name} lacks {label}");
+            }
+
+            Assert.StartsWith(HelmChart.ReleaseName + "-", o.Metadata.Name);
+            Assert.Equal("Helm", o.Metadata.Labels!["app.kubernetes.io/managed-by"]);
         }
 
-        foreach (var document in HelmChart.Documents())
+        foreach (var custom in manifest.CustomResources)
         {
-            Assert.Contains("include \"odiff.labels\"", document.Text);
+            Assert.Equal(HelmChart.ReleaseName, custom.ScalarAt("metadata", "labels", "app.kubernetes.io/instance"));
         }
     }
 
     [Fact]
     public void Chart_and_kustomize_describe_the_same_objects()
     {
-        var chart = HelmChart.Documents().Select(d => $"{d.Kind}/{d.Component}").Order();
-        var manifest = Kustomize.Overlay("gpu");
-        var kustomize = manifest.Objects.Where(o => o is not V1Namespace).Select(o => $"{o.Kind}/{o.Metadata.Labels[Manifest.ComponentLabel]}")
-            .Concat(manifest.CustomResources.Select(c => $"{c.Kind.Split('/')[^1]}/{c.ScalarAt("metadata", "labels", Manifest.ComponentLabel)}"))
-            .Order();
-        Assert.Equal(kustomize, chart);
+        // Secrets aside: the chart creates the ones it can generate, the kustomize gpu overlay expects them to exist.
+        static IEnumerable<string> Kinds(Manifest m) =>
+            m.Objects.Where(o => o is not V1Namespace and not V1Secret).Select(o => $"{o.Kind}/{Component(o)}")
+                .Concat(m.CustomResources.Select(c => $"{c.Kind.Split('/')[^1]}/{c.ScalarAt("metadata", "labels", Manifest.ComponentLabel)}"))
+                .Order();
+        Assert.Equal(Kinds(Kustomize.Overlay("gpu")), Kinds(HelmChart.Render(apiVersions: HelmChart.PrometheusOperator)));
+
+        // Without the Prometheus Operator's CRDs the chart leaves the PodMonitor out instead of failing the install.
+        Assert.Empty(HelmChart.Render().CustomResources);
     }
 
     [Fact]
-    public void Chart_and_kustomize_workloads_have_the_same_ports_probes_and_grace_periods()
+    public void Chart_and_kustomize_workloads_have_the_same_ports_probes_args_and_grace_periods()
     {
-        var manifest = Kustomize.Overlay("gpu");
-        var documents = HelmChart.Documents();
-        foreach (var (_, template, _) in manifest.PodTemplates)
+        var kustomize = Kustomize.Overlay("gpu");
+        var chart = HelmChart.Render();
+        foreach (var (_, template, _) in kustomize.PodTemplates)
         {
             var component = template.Metadata.Labels[Manifest.ComponentLabel];
-            var document = documents.Single(d => d.Kind is "Deployment" or "StatefulSet" && d.Component == component);
-            var container = template.Spec.Containers.Single();
+            var rendered = chart.PodTemplates.Single(p => p.Template.Metadata.Labels[Manifest.ComponentLabel] == component).Template;
+            var expected = template.Spec.Containers.Single();
+            var actual = rendered.Spec.Containers.Single();
 
-            Assert.Equal(container.Ports.ToDictionary(p => p.Name, p => p.ContainerPort).OrderBy(kv => kv.Key), document.ContainerPorts.OrderBy(kv => kv.Key));
-            var probes = new Dictionary<string, V1Probe?> { ["startupProbe"] = container.StartupProbe, ["readinessProbe"] = container.ReadinessProbe, ["livenessProbe"] = container.LivenessProbe }
-                .Where(kv => kv.Value?.HttpGet is not null)
-                .ToDictionary(kv => kv.Key, kv => (kv.Value!.HttpGet.Path, kv.Value.HttpGet.Port.Value));
-            Assert.Equal(probes.OrderBy(kv => kv.Key), document.HttpProbes.OrderBy(kv => kv.Key));
-            Assert.Equal(template.Spec.TerminationGracePeriodSeconds, (long?)document.Int("terminationGracePeriodSeconds"));
-            Assert.Contains("automountServiceAccountToken: false", document.Text);
-            Assert.Equal(container.Args ?? [], document.Args);
+            Assert.Equal(Ports(expected), Ports(actual));
+            Assert.Equal(Probes(expected), Probes(actual));
+            Assert.Equal(template.Spec.TerminationGracePeriodSeconds, rendered.Spec.TerminationGracePeriodSeconds);
+            Assert.False(rendered.Spec.AutomountServiceAccountToken ?? true);
+            Assert.Equal(expected.Args ?? [], actual.Args ?? []);
+            Assert.Equal(expected.VolumeMounts.Select(m => $"{m.MountPath} ro={m.ReadOnlyProperty ?? false}").Order(),
+                actual.VolumeMounts.Select(m => $"{m.MountPath} ro={m.ReadOnlyProperty ?? false}").Order());
         }
     }
 
     [Fact]
     public void Chart_and_kustomize_services_expose_the_same_ports()
     {
-        var manifest = Kustomize.Overlay("gpu");
-        var documents = HelmChart.Documents();
-        foreach (var service in manifest.All<V1Service>())
+        var chart = HelmChart.Render();
+        foreach (var service in Kustomize.Overlay("gpu").All<V1Service>())
         {
-            var document = documents.Single(d => d.Kind == "Service" && d.Component == service.Metadata.Labels[Manifest.ComponentLabel]);
-            Assert.Equal(service.Spec.Ports.ToDictionary(p => p.Name, p => (p.Port, p.TargetPort.Value)).OrderBy(kv => kv.Key),
-                document.ServicePorts.OrderBy(kv => kv.Key));
+            var rendered = chart.Single<V1Service>(Component(service));
+            Assert.Equal(service.Spec.Ports.Select(p => $"{p.Name} {p.Port} {p.TargetPort.Value}").Order(),
+                rendered.Spec.Ports.Select(p => $"{p.Name} {p.Port} {p.TargetPort.Value}").Order());
         }
     }
 
     [Fact]
     public void Chart_silos_get_the_same_settings_as_the_kustomize_silos()
     {
-        var manifest = Kustomize.Overlay("gpu");
-        var documents = HelmChart.Documents();
-        var helpers = File.ReadAllText(Path.Combine(HelmChart.TemplatesDir, "_helpers.tpl"));
-        var siloEnv = Regex.Match(helpers, @"define ""odiff.siloEnv"".*?\{\{- end \}\}\s*$", RegexOptions.Singleline | RegexOptions.Multiline).Value;
-        var shared = new TemplateDocument("_helpers.tpl", "", "", siloEnv).EnvNames
-            .Concat(documents.Single(d => d.Kind == "ConfigMap" && d.Component == "config").EnvNames).ToHashSet();
-        foreach (var deployment in new[] { manifest.Worker, manifest.Coordinator })
+        var kustomize = Kustomize.Overlay("gpu");
+        var chart = HelmChart.Render();
+        foreach (var component in new[] { "worker", "coordinator" })
         {
-            var component = deployment.Metadata.Labels[Manifest.ComponentLabel];
-            var document = documents.Single(d => d.Kind == "Deployment" && d.Component == component);
-            var chartEnv = document.EnvNames.Concat(shared).Order();
-            var kustomizeEnv = manifest.Environment(deployment.Spec.Template.Spec.Containers.Single()).Keys.Order();
-            Assert.Equal(kustomizeEnv, chartEnv);
+            var expected = kustomize.Environment(kustomize.Single<V1Deployment>(component).Spec.Template.Spec.Containers.Single());
+            var actual = chart.Environment(chart.Single<V1Deployment>(component).Spec.Template.Spec.Containers.Single());
+            Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+            foreach (var (name, variable) in expected)
+            {
+                // Literal settings are equal; references (downward API, Secrets) point at the same fields and keys.
+                Assert.True(Describe(variable) == Describe(actual[name]), $"{component} {name}: kustomize {Describe(variable)}, chart {Describe(actual[name])}");
+            }
         }
+    }
+
+    [Fact]
+    public void Notes_render_with_the_secrets_to_read()
+    {
+        var templates = HelmChart.Templates();
+        var data = new Dictionary<string, object?>
+        {
+            ["Values"] = GoTemplate.Values.FromJson(DefaultValues),
+            ["Release"] = new Dictionary<string, object?> { ["Name"] = HelmChart.ReleaseName, ["Namespace"] = HelmChart.Namespace },
+            ["Chart"] = new Dictionary<string, object?> { ["Name"] = "orleans-diffusion", ["AppVersion"] = "0.1.0" },
+        };
+        var notes = templates.Execute("orleans-diffusion/templates/NOTES.txt", data);
+        Assert.Contains("secret odiff-orleans-diffusion-metrics-token", notes);
+        Assert.Contains("secret odiff-orleans-diffusion-api-keys", notes);
+        Assert.Contains("odiff-orleans-diffusion-tls", notes);
+        Assert.DoesNotContain("WARNING", notes);
     }
 
     [Fact]
     public void Chart_defaults_put_workers_on_gpus()
     {
-        var worker = DefaultValues["worker"]!;
-        Assert.True((bool)worker["gpu"]!["enabled"]!);
-        Assert.True((long)worker["gpu"]!["count"]! >= 1);
-        Assert.Equal("nvidia.com/gpu", (string)worker["gpu"]!["resourceName"]!);
-        Assert.NotEmpty(worker["nodeSelector"]!.AsObject());
-
-        // The template turns gpu into the resource limit and the NoSchedule toleration for the same resource.
-        var template = HelmChart.Documents().Single(d => d.Kind == "Deployment" && d.Component == "worker").Text;
-        Assert.Matches(@"- key: \{\{ \$gpu\.resourceName \}\}\s*\n\s*operator: Exists\s*\n\s*effect: NoSchedule", template);
-        Assert.Contains("merge (dict $gpu.resourceName $gpu.count) $limits", File.ReadAllText(Path.Combine(HelmChart.TemplatesDir, "worker.yaml")));
+        var pod = HelmChart.Render().Worker.Spec.Template.Spec;
+        var silo = pod.Containers.Single();
+        Assert.Equal(1, silo.Resources.Limits["nvidia.com/gpu"].ToInt32());
+        Assert.Contains(pod.Tolerations, t => t.Key == "nvidia.com/gpu" && t.Effect == "NoSchedule" && t.OperatorProperty == "Exists");
+        Assert.Equal("true", pod.NodeSelector["nvidia.com/gpu.present"]);
+        Assert.Contains("silo-cuda:", silo.Image);
     }
 
-    private static EvaluationResults Evaluate(JsonNode? values) =>
-        Schema.Evaluate(JsonSerializer.SerializeToElement(values), new EvaluationOptions { OutputFormat = OutputFormat.List });
+    [Fact]
+    public void Four_gpus_per_pod_become_four_devices_and_the_gpu_limit()
+    {
+        var manifest = HelmChart.Render("valid/gpu-4-per-pod.yaml");
+        var silo = manifest.Worker.Spec.Template.Spec.Containers.Single();
+        Assert.Equal(4, silo.Resources.Limits["nvidia.com/gpu"].ToInt32());
+        Assert.Equal("128Gi", silo.Resources.Limits["memory"].ToString());
+        Assert.Equal(Enumerable.Range(0, 4).Select(i => $"cuda:{i}"), KustomizeTests.Devices(manifest.Environment(silo)));
+        Assert.Equal(8, manifest.Worker.Spec.Replicas);
+        Assert.Equal("ghcr.io/acme/orleans-diffusion-silo-cuda:0.1.0", silo.Image);
+    }
+
+    [Fact]
+    public void Cpu_only_values_schedule_workers_without_gpus()
+    {
+        var manifest = HelmChart.Render("valid/cpu-only.yaml");
+        var pod = manifest.Worker.Spec.Template.Spec;
+        var silo = pod.Containers.Single();
+        Assert.False(silo.Resources.Limits?.ContainsKey("nvidia.com/gpu") ?? false);
+        Assert.Null(pod.Tolerations);
+        Assert.Null(pod.NodeSelector);
+        Assert.Equal(["cpu"], KustomizeTests.Devices(manifest.Environment(silo)));
+        Assert.DoesNotContain("cuda", silo.Image);
+    }
+
+    private static string Component(k8s.IKubernetesObject<V1ObjectMeta> o) => o.Metadata.Labels[Manifest.ComponentLabel];
+
+    private static IEnumerable<string> Ports(V1Container c) => c.Ports.Select(p => $"{p.Name} {p.ContainerPort}").Order();
+
+    private static IEnumerable<string> Probes(V1Container c) =>
+        new[] { ("startup", c.StartupProbe), ("readiness", c.ReadinessProbe), ("liveness", c.LivenessProbe) }
+            .Select(p => $"{p.Item1} {p.Item2?.HttpGet?.Path} {p.Item2?.HttpGet?.Port?.Value} {p.Item2?.Exec?.Command?.FirstOrDefault()} {p.Item2?.TcpSocket?.Port?.Value}");
+
+    private static string Describe(V1EnvVar v) =>
+        v.ValueFrom?.FieldRef is { } field ? $"field {field.FieldPath}"
+        : v.ValueFrom?.SecretKeyRef is { } secret ? $"secret key {secret.Key} optional={secret.Optional ?? false}"
+        : v.ValueFrom is not null ? "other reference"
+        : v.Name == "OrleansDiffusion__Redis" ? "redis address" : $"value {v.Value}";
+
+    private static EvaluationResults Evaluate(JsonNode? values) => HelmChart.Evaluate(values);
 
     private static void AssertValid(JsonNode? values, string what)
     {
@@ -225,8 +277,7 @@ public class HelmChartTests
             Failures(results).SelectMany(r => r.Errors!.Select(e => $"{r.InstanceLocation}: {e.Value}"))));
     }
 
-    private static IEnumerable<EvaluationResults> Failures(EvaluationResults results) =>
-        (results.Details ?? []).Prepend(results).Where(r => !r.IsValid && r.Errors is { Count: > 0 });
+    private static IEnumerable<EvaluationResults> Failures(EvaluationResults results) => HelmChart.Failures(results);
 
     private static IEnumerable<(string Path, JsonNode Node)> Walk(JsonNode node, string path)
     {

@@ -36,7 +36,10 @@ public class KustomizeTests
         Assert.Equal(["redis"], manifest.All<V1StatefulSet>().Select(Component));
         Assert.Equal(["coordinator", "redis"], manifest.All<V1Service>().Select(Component).Order());
         Assert.Equal(["coordinator", "worker"], manifest.All<V1PodDisruptionBudget>().Select(Component).Order());
-        Assert.Equal(["outputs"], manifest.All<V1PersistentVolumeClaim>().Select(Component));
+        Assert.Equal(["models", "outputs"], manifest.All<V1PersistentVolumeClaim>().Select(Component).Order());
+        Assert.Equal(
+            ["orleans-diffusion-clients", "orleans-diffusion-default-deny", "orleans-diffusion-redis", "orleans-diffusion-silos"],
+            manifest.All<V1NetworkPolicy>().Select(p => p.Metadata.Name).Order());
         Assert.Equal(["config", "dashboard"], manifest.All<V1ConfigMap>().Select(Component).Order());
     }
 
@@ -160,11 +163,10 @@ public class KustomizeTests
 
             Assert.Equal(expected.OrderBy(kv => kv.Key), ports.OrderBy(kv => kv.Key));
 
-            // Membership in the Redis of this manifest, and never an aborting connection.
-            var redis = env["OrleansDiffusion__Redis"].Value;
+            // Membership in the Redis of this manifest (host:port; the silo builds the connection options).
             var redisService = manifest.Single<V1Service>("redis");
-            Assert.StartsWith($"{redisService.Metadata.Name}:{redisService.Spec.Ports.Single().Port}", redis);
-            Assert.Contains("abortConnect=false", redis);
+            Assert.Equal($"{redisService.Metadata.Name}:{redisService.Spec.Ports.Single().Port}", env["OrleansDiffusion__Redis"].Value);
+            Assert.Equal("false", env["OrleansDiffusion__RedisTls"].Value);
             Assert.Equal("odiff", env["OrleansDiffusion__ClusterId"].Value);
             Assert.Equal("odiff", env["OrleansDiffusion__ServiceId"].Value);
         }
@@ -301,8 +303,7 @@ public class KustomizeTests
         Assert.NotEmpty(pod.NodeSelector);
 
         // One cuda device per GPU of the limit, in the CUDA image.
-        var devices = manifest.Environment(silo)["OrleansDiffusion__Devices"].Value.Split(',');
-        Assert.Equal(Enumerable.Range(0, gpus).Select(i => $"cuda:{i}"), devices);
+        Assert.Equal(Enumerable.Range(0, gpus).Select(i => $"cuda:{i}"), Devices(manifest.Environment(silo)));
         Assert.Contains("silo-cuda:", silo.Image);
 
         // Coordinators need no GPU.
@@ -320,7 +321,7 @@ public class KustomizeTests
         Assert.False(silo.Resources.Limits?.ContainsKey("nvidia.com/gpu") ?? false);
         Assert.Null(pod.Tolerations);
         Assert.Null(pod.NodeSelector);
-        Assert.Equal("cpu", manifest.Environment(silo)["OrleansDiffusion__Devices"].Value);
+        Assert.Equal(["cpu"], Devices(manifest.Environment(silo)));
         Assert.DoesNotContain("cuda", silo.Image);
     }
 
@@ -329,6 +330,16 @@ public class KustomizeTests
     {
         var manifest = Kustomize.Base();
         Assert.Equal(2, manifest.All<V1Deployment>().Count());
+    }
+
+    /// <summary>The typed device list of a silo: OrleansDiffusion__Devices__0, __1, ... in order.</summary>
+    public static IReadOnlyList<string> Devices(IReadOnlyDictionary<string, V1EnvVar> env)
+    {
+        var devices = env.Where(kv => kv.Key.StartsWith("OrleansDiffusion__Devices__", StringComparison.Ordinal))
+            .Select(kv => (Index: int.Parse(kv.Key["OrleansDiffusion__Devices__".Length..]), kv.Value.Value)).OrderBy(d => d.Index).ToList();
+        Assert.Equal(Enumerable.Range(0, devices.Count), devices.Select(d => d.Index));
+        Assert.False(env.ContainsKey("OrleansDiffusion__Devices"), "the comma-separated OrleansDiffusion__Devices is replaced by the typed list");
+        return devices.Select(d => d.Value).ToList();
     }
 
     private static string Component(IKubernetesObject<V1ObjectMeta> o) => o.Metadata.Labels[Manifest.ComponentLabel];

@@ -23,6 +23,9 @@ internal sealed partial class Manifest
         ["apps/v1/Deployment"] = typeof(V1Deployment),
         ["apps/v1/StatefulSet"] = typeof(V1StatefulSet),
         ["policy/v1/PodDisruptionBudget"] = typeof(V1PodDisruptionBudget),
+        ["v1/Secret"] = typeof(V1Secret),
+        ["networking.k8s.io/v1/NetworkPolicy"] = typeof(V1NetworkPolicy),
+        ["networking.k8s.io/v1/Ingress"] = typeof(V1Ingress),
     };
 
     /// <summary>Custom resources allowed in an overlay (their CRDs come with the Prometheus Operator).</summary>

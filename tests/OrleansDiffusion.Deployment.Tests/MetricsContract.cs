@@ -30,6 +30,11 @@ internal static partial class MetricsContract
         ("odiff_jobs", Kind.Gauge, ["state"]),
         ("odiff_outputs_written_total", Kind.Counter, ["silo"]),
         ("odiff_output_bytes_total", Kind.Counter, ["silo"]),
+        ("odiff_job_recoveries_total", Kind.Counter, ["reason"]),
+        ("odiff_checkpoint_duration_seconds", Kind.Histogram, ["silo"]),
+        ("odiff_checkpoint_bytes_total", Kind.Counter, ["silo"]),
+        ("odiff_model_loads_total", Kind.Counter, ["silo", "device"]),
+        ("odiff_model_cache_bytes", Kind.Gauge, ["silo", "device"]),
     ];
 
     /// <summary>
@@ -45,6 +50,9 @@ internal static partial class MetricsContract
         ("orleans-messaging-rejected", Kind.Counter, "orleans_messaging_rejected_total"),
         ("orleans-app-requests-timedout", Kind.Counter, "orleans_app_requests_timedout_total"),
     ];
+
+    /// <summary>The values of <c>reason</c> on <c>odiff_job_recoveries_total</c> (bounded; the silo README lists them).</summary>
+    public static readonly string[] RecoveryReasons = ["worker_lost", "coordinator_lost", "drain"];
 
     /// <summary>Labels Prometheus attaches to every scraped series.</summary>
     public static readonly string[] TargetLabels = ["instance", "job", "namespace", "pod"];

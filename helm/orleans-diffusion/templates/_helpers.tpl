@@ -42,22 +42,39 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- printf "%s:%s" .image.repository (default .ctx.Chart.AppVersion .image.tag) }}
 {{- end }}
 
-{{/* OrleansDiffusion__Devices of a worker: worker.devices, else cuda:0..cuda:N-1 with GPUs, else cpu. */}}
-{{- define "odiff.workerDevices" -}}
-{{- if .Values.worker.devices }}
-{{- .Values.worker.devices }}
-{{- else if .Values.worker.gpu.enabled }}
-{{- $devices := list }}
-{{- range $i := until (int .Values.worker.gpu.count) }}
-{{- $devices = append $devices (printf "cuda:%d" $i) }}
-{{- end }}
-{{- join "," $devices }}
-{{- else -}}
-cpu
+{{/* Secret names: the one given in values, else the one the chart creates. */}}
+{{- define "odiff.redisSecret" -}}
+{{- if .Values.redis.enabled }}
+{{- .Values.redis.auth.existingSecret | default (printf "%s-redis-auth" (include "odiff.fullname" .)) }}
+{{- else }}
+{{- .Values.externalRedis.existingSecret }}
 {{- end }}
 {{- end }}
 
-{{/* Environment shared by every silo container: pod identity from the downward API, Redis from a Secret if asked. */}}
+{{- define "odiff.tlsSecret" -}}
+{{- .Values.tls.secretName | default (printf "%s-tls" (include "odiff.fullname" .)) }}
+{{- end }}
+
+{{- define "odiff.metricsTokenSecret" -}}
+{{- .Values.metrics.token.existingSecret | default (printf "%s-metrics-token" (include "odiff.fullname" .)) }}
+{{- end }}
+
+{{- define "odiff.apiKeysSecret" -}}
+{{- .Values.coordinator.api.keysSecret | default (printf "%s-api-keys" (include "odiff.fullname" .)) }}
+{{- end }}
+
+{{/* A generated secret value (base64), kept across upgrades. Call with (dict "ctx" $ "name" "..." "key" "password"). */}}
+{{- define "odiff.generatedSecretValue" -}}
+{{- $secret := lookup "v1" "Secret" .ctx.Release.Namespace .name }}
+{{- $data := default dict $secret.data }}
+{{- if hasKey $data .key }}
+{{- index $data .key }}
+{{- else }}
+{{- randAlphaNum 40 | b64enc }}
+{{- end }}
+{{- end }}
+
+{{/* Environment shared by every silo container: pod identity, listen address, Redis credentials, TLS, metrics token. */}}
 {{- define "odiff.siloEnv" -}}
 - name: POD_NAME
   valueFrom:
@@ -69,18 +86,108 @@ cpu
       fieldPath: status.podIP
 - name: OrleansDiffusion__SiloName
   value: $(POD_NAME)
+- name: OrleansDiffusion__ListenAddress
+  value: $(POD_IP)
 - name: OrleansDiffusion__AdvertisedAddress
   value: $(POD_IP)
-{{- if and (not .Values.redis.enabled) .Values.externalRedis.existingSecret }}
-- name: OrleansDiffusion__Redis
+{{- with include "odiff.redisSecret" . }}
+{{- if not $.Values.redis.enabled }}
+- name: OrleansDiffusion__RedisUser
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.externalRedis.existingSecret }}
-      key: connectionString
+      name: {{ . }}
+      key: user
+      optional: true
+{{- end }}
+- name: OrleansDiffusion__RedisPassword
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: password
+{{- end }}
+{{- if .Values.tls.enabled }}
+- name: OrleansDiffusion__Tls__CertificateFile
+  value: /etc/orleans-diffusion/tls/tls.crt
+- name: OrleansDiffusion__Tls__KeyFile
+  value: /etc/orleans-diffusion/tls/tls.key
+- name: OrleansDiffusion__Tls__CaFile
+  value: /etc/orleans-diffusion/tls/ca.crt
+{{- end }}
+{{- if .Values.metrics.token.enabled }}
+- name: OrleansDiffusion__MetricsTokenFile
+  value: /etc/orleans-diffusion/metrics/token
 {{- end }}
 {{- end }}
 
-{{/* Pod annotations of a silo: scrape annotations and a checksum that rolls the pods when the settings change. */}}
+{{/* Volume mounts every silo container has. */}}
+{{- define "odiff.siloVolumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+- name: models
+  mountPath: {{ .Values.models.mountPath }}
+  readOnly: true
+{{- if .Values.tls.enabled }}
+- name: tls
+  mountPath: /etc/orleans-diffusion/tls
+  readOnly: true
+{{- end }}
+{{- if .Values.metrics.token.enabled }}
+- name: metrics-token
+  mountPath: /etc/orleans-diffusion/metrics
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* Volumes every silo pod has. */}}
+{{- define "odiff.siloVolumes" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 2Gi
+- name: models
+  persistentVolumeClaim:
+    claimName: {{ .Values.models.existingClaim | default (printf "%s-models" (include "odiff.fullname" .)) }}
+    readOnly: true
+{{- if .Values.tls.enabled }}
+- name: tls
+  secret:
+    secretName: {{ include "odiff.tlsSecret" . }}
+    defaultMode: 0440
+{{- end }}
+{{- if .Values.metrics.token.enabled }}
+- name: metrics-token
+  secret:
+    secretName: {{ include "odiff.metricsTokenSecret" . }}
+    defaultMode: 0440
+    items:
+      - key: token
+        path: token
+{{- end }}
+{{- end }}
+
+{{/* Pod and container security contexts of a silo (non-root, read-only root, no capabilities, RuntimeDefault seccomp). */}}
+{{- define "odiff.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid }}
+runAsGroup: {{ .uid }}
+fsGroup: {{ .uid }}
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "odiff.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid }}
+runAsGroup: {{ .uid }}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* Pod annotations of a silo: scrape annotations (only without a metrics token) and a checksum that rolls the pods when the settings change. */}}
 {{- define "odiff.siloPodAnnotations" -}}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
 {{- if .Values.metrics.podAnnotations }}
