@@ -25,7 +25,9 @@ public sealed class EmbeddedCluster : IAsyncDisposable
     public IClusterClient Client => _silos[0].Services.GetRequiredService<IClusterClient>();
 
     /// <param name="roles">one role per silo; the first must host coordinators.</param>
-    public static async Task<EmbeddedCluster> StartAsync(IReadOnlyList<SiloRole> roles, string outputDirectory, CancellationToken cancellationToken = default)
+    /// <param name="configureLogging">the silos' logging; default: console on stderr, warnings and above.</param>
+    public static async Task<EmbeddedCluster> StartAsync(IReadOnlyList<SiloRole> roles, string outputDirectory,
+        Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default)
     {
         if (roles.Count == 0 || roles[0] == SiloRole.Worker) throw new ArgumentException("the first silo must host coordinators", nameof(roles));
         // Every accelerator silo here runs a device thread in this one process: share the cores between them
@@ -52,7 +54,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
                 };
                 primary ??= new IPEndPoint(IPAddress.Loopback, options.SiloPort);
                 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-                builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
+                (configureLogging ?? StandardErrorWarnings)(builder.Logging);
                 builder.UseOrleans(silo => silo.AddOrleansDiffusion(options));
                 var host = builder.Build();
                 cluster._silos.Add(host);
@@ -67,6 +69,9 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             throw;
         }
     }
+
+    private static void StandardErrorWarnings(ILoggingBuilder logging) =>
+        logging.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
 
     /// <summary>A silo that has started may not yet know the others' grain types; placing a tile then fails
     /// ("no implementation") or lands on too few silos. Wait until every silo's manifest lists every silo.</summary>
