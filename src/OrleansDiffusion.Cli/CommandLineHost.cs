@@ -34,8 +34,8 @@ internal static class CommandLineHost
         if (parsed.Errors.Count > 0)
         {
             var help = $"see 'odiff {(parsed.CommandResult.Command == root ? "" : CommandPath(parsed) + " ")}--help'";
-            for (var i = 0; i < parsed.Errors.Count; i++)
-                error.WriteLine($"error: {CliText.Printable(Explain(parsed, args, parsed.Errors[i].Message))}{(i == parsed.Errors.Count - 1 ? $" ({help})" : "")}");
+            // The first error only: the rest usually follow from it ("--colour red" is an unknown option and a stray "red").
+            error.WriteLine($"error: {CliText.Printable(Explain(parsed, args, parsed.Errors[0].Message))} ({help})");
             return ExitCodes.InvalidInput;
         }
         var verbose = parsed.GetValue(GlobalOptions.Verbose);
