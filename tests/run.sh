@@ -10,18 +10,32 @@ command -v g++ >/dev/null || need_packages+=(g++)
 command -v redis-server >/dev/null || [[ -x /usr/bin/redis-server ]] || need_packages+=(redis-server)
 # promtool (Debian package prometheus) checks the dashboard's PromQL and a live /metrics scrape.
 command -v promtool >/dev/null || need_packages+=(prometheus)
+# The summary line is the contract even when nothing could run: a failed set-up reports why and "0 passed, N failed".
+setup_failed() {
+  echo "cannot run the tests: $1" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+}
 if ((${#need_packages[@]})); then
   sudo=(); [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_packages[@]}" >/dev/null
+  # Another apt/dpkg (unattended upgrades, a parallel job) may hold the lock: wait for it instead of failing at once.
+  apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
+  "${apt[@]}" update -qq || setup_failed "apt-get update failed (exit $?)"
+  log=$(mktemp)
+  if ! "${apt[@]}" install -y -qq --no-install-recommends "${need_packages[@]}" >"$log" 2>&1; then
+    reason=$(grep -E '^(E|W):' "$log" | head -n 3 | tr '\n' ' ' || true)
+    rm -f "$log"
+    setup_failed "installing ${need_packages[*]} failed: ${reason:-see apt-get output}"
+  fi
+  rm -f "$log"
 fi
 # kubectl (>= 1.27, with kustomize v5) renders the manifests; it is not in Debian's archive, so it must be on the image.
-command -v kubectl >/dev/null || { echo "tests need kubectl >= 1.27 on PATH (kubectl kustomize renders k8s/)" >&2; exit 1; }
+command -v kubectl >/dev/null || setup_failed "tests need kubectl >= 1.27 on PATH (kubectl kustomize renders k8s/)"
 
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 status=0
-dotnet build OrleansDiffusion.sln -c Release -nologo -clp:ErrorsOnly
+dotnet build OrleansDiffusion.sln -c Release -nologo -clp:ErrorsOnly || setup_failed "the build failed"
 dotnet test OrleansDiffusion.sln -c Release --no-build -nologo --logger "trx" --results-directory "$results" "$@" || status=$?
 
 passed=0; failed=0

@@ -24,6 +24,8 @@ public static class JobSpecValidator
         if (spec.Steps < 1 || spec.Steps > MaxSteps) Fail("steps", $"must be between 1 and {MaxSteps}, got {spec.Steps}");
         if (spec.Seed < 0) Fail("seed", $"must be zero or positive, got {spec.Seed}");
         if (spec.Tile < MinTile || spec.Tile % 8 != 0) Fail("tile", $"must be a multiple of 8 and at least {MinTile}, got {spec.Tile}");
+        else if (spec.Tile > Math.Max(spec.Width, spec.Height) && spec.Width >= MinSide && spec.Height >= MinSide)
+            Fail("tile", $"must be at most the canvas's larger side ({Math.Max(spec.Width, spec.Height)}), got {spec.Tile}");
         if (spec.Overlap < 0) Fail("overlap", $"must be zero or positive, got {spec.Overlap}");
         else if (spec.Overlap >= spec.Tile) Fail("overlap", $"must be smaller than the tile size ({spec.Tile}), got {spec.Overlap}");
         else if (spec.Sync == SyncMode.Halo && spec.Overlap != 0)

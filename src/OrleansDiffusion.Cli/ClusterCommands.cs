@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Client;
+using OrleansDiffusion.Diffusion.Imaging;
 
 namespace OrleansDiffusion.Cli;
 
@@ -14,7 +15,7 @@ internal static class ClusterCommands
 
     private static Command Submit()
     {
-        var job = new JobOptions();
+        var job = new JobOptions(ModelReference.ClusterName);
         var connection = new ClusterConnectionOptions();
         var jobId = new Option<string?>("--job-id") { Description = "Job id to use (default: a new sortable id such as 20250101-120000-k3x9q2)." };
         var wait = new Option<bool>("--wait") { Description = "Watch the job to its end (progress on stderr, final status on stdout); exit 0 only if it completed." };
@@ -27,12 +28,12 @@ internal static class ClusterCommands
         {
             var spec = job.ToSpec(parsed);
             var id = parsed.GetValue(jobId);
-            var errors = JobSpecValidator.Validate(spec).ToList();
+            var errors = JobSpecValidator.ValidateForCluster(spec).ToList();
             if (id is not null && DiffusionClient.CheckJobId(id) is { } problem) errors.Add(new ValidationError("job-id", problem));
             var options = Collect(errors, () => connection.ToClientOptions(parsed));
             if (errors.Count > 0) throw new InvalidJobException(errors);
 
-            return await WithClusterAsync(options!, connection.Timeout(parsed), async (client, stop) =>
+            return await WithClusterAsync(parsed, options!, connection.Timeout(parsed), async (client, stop) =>
             {
                 id = await client.SubmitAsync(spec, id, stop);
                 if (!parsed.GetValue(wait))
@@ -59,7 +60,7 @@ internal static class ClusterCommands
         command.SetAction(async (parsed, cancellation) =>
         {
             var (id, options) = Parse(parsed, job, connection);
-            return await WithClusterAsync(options, connection.Timeout(parsed),
+            return await WithClusterAsync(parsed, options, connection.Timeout(parsed),
                 (client, stop) => WatchToEndAsync(client, id, parsed.GetValue(json), stop), cancellation);
         });
         return command;
@@ -77,7 +78,7 @@ internal static class ClusterCommands
         command.SetAction(async (parsed, cancellation) =>
         {
             var (id, options) = Parse(parsed, job, connection);
-            return await WithClusterAsync(options, connection.Timeout(parsed), async (client, stop) =>
+            return await WithClusterAsync(parsed, options, connection.Timeout(parsed), async (client, stop) =>
             {
                 var before = await client.GetStatusAsync(id, stop) ?? throw new JobNotFoundException(id);
                 if (before.IsFinished)
@@ -111,13 +112,11 @@ internal static class ClusterCommands
         command.Options.Add(output);
         command.SetAction(async (parsed, cancellation) =>
         {
-            var (id, options) = Parse(parsed, job, connection);
+            var id = parsed.GetValue(job) ?? "";
             var path = parsed.GetValue(output) ?? $"{id}.png";
-            if (!path.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
-                throw new InvalidJobException("out", $"must be a path ending in .png, got '{path}'");
-            if (Directory.Exists(path)) throw new InvalidJobException("out", $"'{path}' is a directory");
+            var options = Parse(parsed, job, connection, OutputPath.CheckFile("out", path, ".png"));
 
-            return await WithClusterAsync(options, connection.Timeout(parsed), async (client, stop) =>
+            return await WithClusterAsync(parsed, options, connection.Timeout(parsed), async (client, stop) =>
             {
                 var status = await client.GetStatusAsync(id, stop) ?? throw new JobNotFoundException(id);
                 var written = await WriteAtomicallyAsync(path, client, status, stop);
@@ -131,7 +130,7 @@ internal static class ClusterCommands
     private static Command Jobs()
     {
         var connection = new ClusterConnectionOptions();
-        var max = new Option<int>("--max") { Description = "Most jobs to list.", DefaultValueFactory = _ => 100 };
+        var max = CliOption.Int("--max", "Most jobs to list.", 100);
         var json = new Option<bool>("--json") { Description = "Print the jobs as one JSON array on stdout." };
         var command = new Command("jobs", "List the cluster's jobs.");
         connection.AddTo(command);
@@ -145,7 +144,7 @@ internal static class ClusterCommands
             if (count is < 1 or > 10000) errors.Add(new ValidationError("max", $"must be between 1 and 10000, got {count}"));
             if (errors.Count > 0) throw new InvalidJobException(errors);
 
-            return await WithClusterAsync(options!, connection.Timeout(parsed), async (client, stop) =>
+            return await WithClusterAsync(parsed, options!, connection.Timeout(parsed), async (client, stop) =>
             {
                 var jobs = await client.ListJobsAsync(parsed.GetValue(max), stop);
                 Console.Out.WriteLine(parsed.GetValue(json) ? JobStatusOutput.ToJson(jobs) : JobStatusOutput.Table(jobs));
@@ -157,14 +156,18 @@ internal static class ClusterCommands
 
     private static Argument<string> JobArgument() => new("JOB") { Description = "The job id (as printed by odiff submit)." };
 
-    private static (string JobId, DiffusionClientOptions Options) Parse(ParseResult parsed, Argument<string> job, ClusterConnectionOptions connection)
+    private static (string JobId, DiffusionClientOptions Options) Parse(ParseResult parsed, Argument<string> job, ClusterConnectionOptions connection) =>
+        (parsed.GetValue(job) ?? "", Parse(parsed, job, connection, null));
+
+    /// <summary>The connection options, after checking the job id, the connection and <paramref name="other"/> (all reported together).</summary>
+    private static DiffusionClientOptions Parse(ParseResult parsed, Argument<string> job, ClusterConnectionOptions connection, ValidationError? other)
     {
-        var id = parsed.GetValue(job) ?? "";
         var errors = new List<ValidationError>();
-        if (DiffusionClient.CheckJobId(id) is { } problem) errors.Add(new ValidationError("job", problem));
+        if (DiffusionClient.CheckJobId(parsed.GetValue(job) ?? "") is { } problem) errors.Add(new ValidationError(job.Name, problem));
         var options = Collect(errors, () => connection.ToClientOptions(parsed));
+        if (other is not null) errors.Add(other);
         if (errors.Count > 0) throw new InvalidJobException(errors);
-        return (id, options!);
+        return options!;
     }
 
     private static T? Collect<T>(List<ValidationError> errors, Func<T> parse)
@@ -204,8 +207,9 @@ internal static class ClusterCommands
         return await AtomicFile.WriteAsync(path, result, cancellation, status.OutputBytes > 0 ? status.OutputBytes : null);
     }
 
-    /// <summary>Connects, runs <paramref name="action"/>, and turns cluster-side failures into exit code 1 with a message.</summary>
-    private static async Task<int> WithClusterAsync(DiffusionClientOptions options, TimeSpan timeout, Func<DiffusionClient, CancellationToken, Task<int>> action, CancellationToken cancellation)
+    /// <summary>Connects (client logging on stderr, warnings only unless --verbose) and runs <paramref name="action"/>;
+    /// failures reach the top-level handler (exit code 1, one line).</summary>
+    private static async Task<int> WithClusterAsync(ParseResult parsed, DiffusionClientOptions options, TimeSpan timeout, Func<DiffusionClient, CancellationToken, Task<int>> action, CancellationToken cancellation)
     {
         // Ctrl+C (SIGINT) cancels the verb gracefully: a watched job keeps running on the cluster.
         using var interrupted = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
@@ -214,15 +218,8 @@ internal static class ClusterCommands
             signal.Cancel = true;
             interrupted.Cancel();
         });
-        try
-        {
-            await using var connection = await DiffusionConnection.ConnectAsync(options, timeout, interrupted.Token);
-            return await action(connection.Client, interrupted.Token);
-        }
-        catch (Exception e) when (e is not (OperationCanceledException or InvalidJobException))
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return ExitCodes.Failure;
-        }
+        await using var connection = await DiffusionConnection.ConnectAsync(options, timeout,
+            CliLogging.ForClient(parsed.GetValue(GlobalOptions.Verbose)), interrupted.Token);
+        return await action(connection.Client, interrupted.Token);
     }
 }

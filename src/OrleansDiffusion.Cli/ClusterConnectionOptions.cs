@@ -15,7 +15,8 @@ internal sealed class ClusterConnectionOptions
     public Option<string?> Gateway { get; } = new("--gateway") { Description = $"A gateway silo as HOST:PORT (default: ${GatewayVariable})." };
     public Option<string> ClusterId { get; } = new("--cluster-id") { Description = "Orleans cluster id of the silos.", DefaultValueFactory = _ => "odiff" };
     public Option<string> ServiceId { get; } = new("--service-id") { Description = "Orleans service id of the silos.", DefaultValueFactory = _ => "odiff" };
-    public Option<int> ConnectTimeout { get; } = new("--connect-timeout") { Description = "Seconds to try reaching the cluster.", DefaultValueFactory = _ => 30 };
+    public Option<int> ConnectTimeout { get; } = CliOption.Int("--connect-timeout", "Seconds to try reaching the cluster before giving up (exit code 1).",
+        (int)DiffusionConnection.DefaultConnectTimeout.TotalSeconds);
 
     public void AddTo(Command command)
     {

@@ -11,10 +11,10 @@ namespace OrleansDiffusion.Cli;
 /// <summary><c>odiff generate</c>: one job in this process, with the built-in exemplar denoiser or a Stable Diffusion folder (<c>--model</c>).</summary>
 internal static class GenerateCommand
 {
-    private static readonly JobOptions Job = new();
-    private static readonly Option<int> Silos = new("--silos") { Description = "Silos of the embedded local cluster.", DefaultValueFactory = _ => 1 };
-    private static readonly Option<string> Out = new("--out") { Description = "Output PNG path.", DefaultValueFactory = _ => "odiff.png" };
-    private static readonly Option<int> BitDepth = new("--bit-depth") { Description = "PNG bits per channel: 8 or 16.", DefaultValueFactory = _ => 8 };
+    private static readonly JobOptions Job = new(ModelReference.LocalFolder);
+    private static readonly Option<int> Silos = CliOption.Int("--silos", "Silos of the embedded local cluster (1: the engine in this process).", 1);
+    private static readonly Option<string> Out = new("--out") { Description = "Output PNG path (checked before the job starts, written atomically).", DefaultValueFactory = _ => "odiff.png" };
+    private static readonly Option<int> BitDepth = CliOption.Int("--bit-depth", "PNG bits per channel: 8 or 16.", 8);
     private static readonly Option<bool> Json = new("--json") { Description = "Print a JSON summary as the last line on stdout." };
 
     public static Command Create()
@@ -35,10 +35,10 @@ internal static class GenerateCommand
 
         var (statistics, seam) = request.Silos == 1
             ? await RunInProcessAsync(request, cancellation)
-            : await RunOnEmbeddedClusterAsync(request, cancellation);
+            : await RunOnEmbeddedClusterAsync(request, parsed.GetValue(GlobalOptions.Verbose), cancellation);
         Console.Out.WriteLine(request.Json
             ? JsonSummary.Format(request, statistics, seam)
-            : $"wrote {request.OutputPath} ({spec.Width}×{spec.Height}, {statistics.Tiles} tiles on {statistics.Silos} silo(s), {statistics.Seconds:F1} s, seam score {seam:F3})");
+            : $"wrote {request.Output} ({spec.Width}×{spec.Height}, {statistics.Tiles} tiles on {statistics.Silos} silo(s), {statistics.Seconds:F1} s, seam score {seam:F3})");
         return ExitCodes.Success;
     }
 
@@ -53,12 +53,13 @@ internal static class GenerateCommand
                 $"step {p.Step}/{p.Steps} · {p.Tiles} tiles · {p.ElapsedSeconds:F1} s (denoise {p.DenoiseSeconds:F1} s, sync {p.SyncSeconds:F2} s)")),
             cancellationToken: cancellation));
         var statistics = result.Statistics with { Seconds = watch.Elapsed.TotalSeconds };
-        PngWriter.Write(request.OutputPath, result.Canvas, request.Depth, GenerationParameters.Format(spec, JobComponents.DenoiserName(spec)));
-        return (statistics, SeamScore.Compute(result.Canvas));
+        // LocalGeneration has decoded a latent canvas already, so the finisher gets pixels.
+        var image = ImageFinisher.Finish(result.Canvas, decoder: null, spec, request.Output, request.Depth);
+        return (statistics, image.SeamScore);
     }
 
     /// <summary>--silos N: an embedded cluster of N silos in this process; the job goes through the SDK.</summary>
-    private static async Task<(JobStatistics, double)> RunOnEmbeddedClusterAsync(GenerateRequest request, CancellationToken cancellation)
+    private static async Task<(JobStatistics, double)> RunOnEmbeddedClusterAsync(GenerateRequest request, bool verbose, CancellationToken cancellation)
     {
         // A local model folder becomes the embedded cluster's model store: its parent, with the folder's name as the model.
         var folder = request.Spec.Model is { } model ? Path.GetFullPath(Path.TrimEndingDirectorySeparator(model)) : null;
@@ -67,14 +68,14 @@ internal static class GenerateCommand
         try
         {
             await using var cluster = await EmbeddedCluster.StartAsync(Enumerable.Repeat(SiloRole.All, request.Silos).ToArray(), store.FullName,
-                o => o.ModelsDirectory = folder is null ? null : Path.GetDirectoryName(folder), cancellation);
+                o => o.ModelsDirectory = folder is null ? null : Path.GetDirectoryName(folder), CliLogging.Configure(verbose), cancellation);
             var client = new DiffusionClient(cluster.Client);
             var status = await ProgressDisplay.RunAsync(Title(spec), report => client.RunAsync(spec,
                 new SynchronousProgress<JobStatus>(s => report(s.Step, spec.Steps, JobStatusOutput.ProgressLine(s))), cancellation));
             if (status.State != JobState.Completed)
                 throw new InvalidOperationException($"job {status.JobId} ended {status.State.ToString().ToLowerInvariant()}: {status.Error}");
             await using (var result = await client.OpenResultAsync(status.JobId, cancellation))
-                await AtomicFile.WriteAsync(request.OutputPath, result, cancellation);
+                await AtomicFile.WriteAsync(request.Output, result, cancellation);
             return (status.Statistics!, status.SeamScore);
         }
         finally

@@ -13,7 +13,7 @@ internal static class JsonSummary
     {
         var spec = request.Spec;
         var summary = new Summary(
-            Path.GetFullPath(request.OutputPath), spec.Width, spec.Height, statistics.Tiles, statistics.Silos, spec.Steps,
+            Path.GetFullPath(request.Output), spec.Width, spec.Height, statistics.Tiles, statistics.Silos, spec.Steps,
             spec.Sync.ToString().ToLowerInvariant(), spec.Seed, Math.Round(statistics.Seconds, 3), Math.Round(statistics.DenoiseSeconds, 3),
             Math.Round(statistics.SyncSeconds, 3), statistics.BytesPerStep, Math.Round(seamScore, 4),
             spec.Scheduler.ToString().ToLowerInvariant(), spec.Tile, spec.Overlap, request.BitDepth, statistics.ForwardCallsPerStep);

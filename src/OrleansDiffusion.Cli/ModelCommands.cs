@@ -1,5 +1,6 @@
 using System.CommandLine;
 using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion.Imaging;
 using OrleansDiffusion.Diffusion.StableDiffusion;
 
 namespace OrleansDiffusion.Cli;
@@ -9,8 +10,8 @@ internal static class ModelCommands
 {
     private static readonly Option<string> Preset = new("--preset") { Description = "Configuration to write: tiny (a few hundred thousand random parameters, SD 1.x architecture).", DefaultValueFactory = _ => "tiny" };
     private static readonly Option<string> Out = new("--out") { Description = "Folder to create (must not exist or be empty).", Required = true };
-    private static readonly Option<long> Seed = new("--seed") { Description = "Seed of the random weights.", DefaultValueFactory = _ => 0 };
-    private static readonly Argument<string> Folder = new("folder") { Description = "A diffusers model folder." };
+    private static readonly Option<long> Seed = CliOption.Long("--seed", "Seed of the random weights.", 0);
+    private static readonly Argument<string> Folder = new("FOLDER") { Description = "A diffusers model folder." };
     private static readonly Option<bool> Keys = new("--keys") { Description = "List every parameter with its shape and stored dtype." };
 
     public static Command Create()
@@ -34,11 +35,11 @@ internal static class ModelCommands
         var folder = parsed.GetValue(Out)!;
         var errors = new List<ValidationError>();
         if (preset != "tiny") errors.Add(new("preset", $"must be tiny, got '{preset}'"));
-        if (File.Exists(folder)) errors.Add(new("out", $"'{folder}' is a file"));
-        else if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any()) errors.Add(new("out", $"'{folder}' exists and is not empty"));
+        if (OutputPath.CheckNewFolder("out", folder) is { } output) errors.Add(output);
         if (errors.Count > 0) throw new InvalidJobException(errors);
 
-        TinyModel.Write(folder, parsed.GetValue(Seed));
+        var seed = parsed.GetValue(Seed);
+        AtomicFile.WriteFolder(folder, temporary => TinyModel.Write(temporary, seed));
         var written = DiffusersFolder.Open(folder);
         Console.Out.WriteLine($"wrote {folder} (tiny: {string.Join(", ", written.Weights.Select(w => $"{w.Name} {w.Parameters:N0}"))} parameters)");
         return ExitCodes.Success;
@@ -54,8 +55,7 @@ internal static class ModelCommands
         }
         catch (ModelFormatException e)
         {
-            Console.Out.WriteLine($"{path}: loads: no");
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: FOLDER: {CliText.Printable(e.Message)} (loads: no)");
             return ExitCodes.InvalidInput;
         }
         var output = Console.Out;

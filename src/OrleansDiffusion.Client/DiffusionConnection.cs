@@ -1,5 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
 
 namespace OrleansDiffusion.Client;
 
@@ -10,7 +12,7 @@ namespace OrleansDiffusion.Client;
 public sealed class DiffusionConnection : IAsyncDisposable
 {
     /// <summary>How long <see cref="ConnectAsync"/> tries by default.</summary>
-    public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(10);
 
     private readonly IHost _host;
 
@@ -26,10 +28,13 @@ public sealed class DiffusionConnection : IAsyncDisposable
     /// <summary>Connects to the cluster that <paramref name="options"/> describe.</summary>
     /// <param name="options">Where the cluster is; validated first.</param>
     /// <param name="timeout">How long to try (default <see cref="DefaultConnectTimeout"/>).</param>
+    /// <param name="configureLogging">The client's logging (default: none).</param>
     /// <param name="cancellationToken">Stops trying.</param>
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The options are invalid.</exception>
-    /// <exception cref="ClusterUnavailableException">No gateway answered within <paramref name="timeout"/>.</exception>
-    public static async Task<DiffusionConnection> ConnectAsync(DiffusionClientOptions options, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    /// <exception cref="ClusterUnavailableException">No gateway answered within <paramref name="timeout"/>; the message is
+    /// one line naming the cluster and the address tried.</exception>
+    public static async Task<DiffusionConnection> ConnectAsync(DiffusionClientOptions options, TimeSpan? timeout = null,
+        Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -40,6 +45,7 @@ public sealed class DiffusionConnection : IAsyncDisposable
             o.ClusterId = options.ClusterId;
             o.ServiceId = options.ServiceId;
         });
+        configureLogging?.Invoke(builder.Logging);
         // The caller owns the process: no console lifetime taking over Ctrl+C / SIGTERM.
         builder.Services.AddSingleton<IHostLifetime, CallerOwnedLifetime>();
         var host = builder.Build();
@@ -53,14 +59,28 @@ public sealed class DiffusionConnection : IAsyncDisposable
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             host.Dispose();
-            var reason = e is OperationCanceledException ? $"no gateway answered within {(timeout ?? DefaultConnectTimeout).TotalSeconds:F0} s" : e.Message;
-            throw new ClusterUnavailableException($"Cannot connect to the OrleansDiffusion cluster '{options.ClusterId}' via {options.Describe()}: {reason}", e);
+            throw new ClusterUnavailableException(
+                $"Cannot connect to the OrleansDiffusion cluster '{options.ClusterId}' via {options.Describe()}: {Reason(e, timeout ?? DefaultConnectTimeout)}", e);
         }
         catch
         {
             host.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Why connecting failed, in a few words: a timeout, Redis refusing, or the first line of the error
+    /// (never StackExchange.Redis's multi-line diagnostic).</summary>
+    private static string Reason(Exception error, TimeSpan timeout)
+    {
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            if (e is RedisConnectionException redis) return $"Redis did not answer ({redis.FailureType})";
+        }
+        if (error is OperationCanceledException) return $"nothing answered within {timeout.TotalSeconds:0.#} s";
+        var message = error.Message.Trim();
+        var end = message.IndexOfAny(['\r', '\n']);
+        return end < 0 ? message : message[..end];
     }
 
     /// <summary>Disconnects (waiting at most 10 s) and frees the client.</summary>

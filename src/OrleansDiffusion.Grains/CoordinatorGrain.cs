@@ -278,18 +278,10 @@ public sealed partial class CoordinatorGrain(
     /// <summary>Decode (latent canvases) → PNG in the output store (atomic) → seam score, off the grain scheduler.</summary>
     private static FinishedImage FinishImage(JobPlan plan, EngineResult result, string path)
     {
-        using var image = plan.LatentScale == 1 ? result.Canvas.alias() : DecodeLatent(plan, result.Canvas);
-        PngWriter.Write(path, image, PngBitDepth.Eight, GenerationParameters.Format(plan.Spec, JobComponents.DenoiserName(plan.Spec)));
-        return new FinishedImage(new FileInfo(path).Length, SeamScore.Compute(image));
-    }
-
-    private static TorchSharp.torch.Tensor DecodeLatent(JobPlan plan, TorchSharp.torch.Tensor canvas)
-    {
+        if (plan.LatentScale == 1) return ImageFinisher.Finish(result.Canvas, null, plan.Spec, path);
         using var model = JobComponents.CreateDenoiser(plan.Spec);
-        return ((ILatentDecoder)model).Decode(canvas);
+        return ImageFinisher.Finish(result.Canvas, (ILatentDecoder)model, plan.Spec, path);
     }
-
-    private sealed record FinishedImage(long Bytes, double SeamScore);
 
     // ----- the engine's callbacks (all on the grain scheduler) -----
 

@@ -27,8 +27,9 @@ public sealed class EmbeddedCluster : IAsyncDisposable
 
     /// <param name="roles">one role per silo; the first must host coordinators.</param>
     /// <param name="configure">adjusts each silo's options (e.g. a model store, checkpoint interval).</param>
+    /// <param name="configureLogging">the silos' logging; default: console on stderr, warnings and above.</param>
     public static async Task<EmbeddedCluster> StartAsync(IReadOnlyList<SiloRole> roles, string outputDirectory,
-        Action<DiffusionSiloOptions>? configure = null, CancellationToken cancellationToken = default)
+        Action<DiffusionSiloOptions>? configure = null, Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default)
     {
         if (roles.Count == 0 || roles[0] == SiloRole.Worker) throw new ArgumentException("the first silo must host coordinators", nameof(roles));
         // One thread count whatever the number of silos, so 1..N silos compute the same numbers.
@@ -55,7 +56,7 @@ public sealed class EmbeddedCluster : IAsyncDisposable
                 configure?.Invoke(options);
                 primary ??= new IPEndPoint(IPAddress.Loopback, options.SiloPort);
                 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-                builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
+                (configureLogging ?? StandardErrorWarnings)(builder.Logging);
                 builder.UseOrleans(silo => silo.AddOrleansDiffusion(options));
                 var host = builder.Build();
                 cluster._silos.Add(host);
@@ -70,6 +71,9 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             throw;
         }
     }
+
+    private static void StandardErrorWarnings(ILoggingBuilder logging) =>
+        logging.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
 
     /// <summary>A silo that has started may not yet know the others' grain types; placing a tile then fails
     /// ("no implementation") or lands on too few silos. Wait until every silo's manifest lists every silo.</summary>

@@ -99,7 +99,8 @@ public class ModelCommandTests
         Assert.Equal(before, directory.Files());
         Assert.Equal(2, inspect.ExitCode);
         Assert.Contains(expected, inspect.Stderr);
-        Assert.Contains("loads: no", inspect.Stdout);
+        Assert.Contains("(loads: no)", inspect.Stderr);
+        Assert.Equal("", inspect.Stdout);
     }
 
     [Fact]

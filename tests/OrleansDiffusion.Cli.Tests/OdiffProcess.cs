@@ -15,6 +15,9 @@ internal static class OdiffProcess
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        // The cluster verbs fall back to these; a developer's own settings must not leak into the tests.
+        info.Environment.Remove("ODIFF_REDIS");
+        info.Environment.Remove("ODIFF_GATEWAY");
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "odiff.dll"));
         foreach (var arg in args) info.ArgumentList.Add(arg);
         using var process = Process.Start(info)!;

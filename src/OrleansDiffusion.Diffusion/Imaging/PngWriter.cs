@@ -27,24 +27,7 @@ public static class PngWriter
         ArgumentException.ThrowIfNullOrEmpty(path);
         Validate(image, depth, parameters);
 
-        var fullPath = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
-        var temporary = $"{fullPath}.tmp-{Guid.NewGuid():N}";
-        try
-        {
-            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Write(file, image, depth, parameters);
-                file.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, fullPath, overwrite: true);
-        }
-        catch
-        {
-            DeleteQuietly(temporary);
-            throw;
-        }
+        AtomicFile.Write(path, file => Write(file, image, depth, parameters));
     }
 
     /// <summary>Writes the PNG to <paramref name="stream"/>, which is left open.</summary>
@@ -108,18 +91,6 @@ public static class PngWriter
         if (parameters.Contains('\0', StringComparison.Ordinal))
         {
             throw new ArgumentException("PNG text cannot contain NUL characters.", nameof(parameters));
-        }
-    }
-
-    /// <summary>Removes the temporary file without masking the exception that caused the cleanup.</summary>
-    private static void DeleteQuietly(string path)
-    {
-        try
-        {
-            File.Delete(path); // No-op when it was never created.
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
         }
     }
 
