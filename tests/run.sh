@@ -10,6 +10,8 @@ command -v g++ >/dev/null || need_packages+=(g++)
 command -v redis-server >/dev/null || [[ -x /usr/bin/redis-server ]] || need_packages+=(redis-server)
 # promtool (Debian package prometheus) checks the dashboard's PromQL and a live /metrics scrape.
 command -v promtool >/dev/null || need_packages+=(prometheus)
+# The API tests drive the web page in headless Chromium and npm installs its viewer library at build time.
+command -v chromedriver >/dev/null || need_packages+=(chromium chromium-driver); command -v npm >/dev/null || need_packages+=(npm)
 if ((${#need_packages[@]})); then
   sudo=(); [[ $(id -u) -eq 0 ]] || sudo=(sudo)
   "${sudo[@]}" apt-get update -qq
