@@ -36,7 +36,8 @@ public static class DeepZoomPyramid
             var h = (int)((reader.Height + scale - 1) / scale);
             var folder = Path.Combine(directory, TilesFolder, level.ToString(CultureInfo.InvariantCulture));
             Directory.CreateDirectory(folder);
-            levels[level] = new LevelWriter(folder, w, h, reader.Channels, tileSize, level == 0 ? null : () => levels[level - 1]);
+            var smaller = level - 1;
+            levels[level] = new LevelWriter(folder, w, h, reader.Channels, tileSize, level == 0 ? null : () => levels[smaller]);
         }
         var row = new byte[reader.Width * reader.Channels];
         for (var y = 0; y < reader.Height; y++)

@@ -12,7 +12,6 @@ internal static class WebPage
 
     public static void Map(IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/ui", () => Results.Redirect("/ui/")).ExcludeFromDescription();
         endpoints.MapGet("/ui/{**path}", (string? path) => Serve(string.IsNullOrEmpty(path) ? "index.html" : path)).ExcludeFromDescription();
     }
 

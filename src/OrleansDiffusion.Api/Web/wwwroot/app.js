@@ -112,6 +112,8 @@ function openResult(jobId) {
     loadTilesWithAjax: true, ajaxHeaders: headers(), maxZoomPixelRatio: 4,
   });
   window.odiffViewer = viewer;
+  $("viewer").dataset.tilesLoaded = "0";
+  viewer.addHandler("tile-loaded", () => { $("viewer").dataset.tilesLoaded = String(Number($("viewer").dataset.tilesLoaded) + 1); });
   viewer.addHandler("open", () => { $("viewer").dataset.opened = jobId; $("zoom-in").disabled = false; $("zoom-out").disabled = false; });
   $("download").href = base + "/image";
   $("download").hidden = !!keyInput.value;
