@@ -16,6 +16,8 @@ setup_failed() {
   echo "0 passed, 1 failed"
   exit 1
 }
+# npm installs the web page's viewer library (OpenSeadragon, pinned) when the API project builds.
+command -v npm >/dev/null || need_packages+=(npm)
 if ((${#need_packages[@]})); then
   sudo=(); [[ $(id -u) -eq 0 ]] || sudo=(sudo)
   # Another apt/dpkg (unattended upgrades, a parallel job) may hold the lock: wait for it instead of failing at once.

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using OrleansDiffusion.Api;
 using OrleansDiffusion.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -6,6 +7,8 @@ var options = builder.Configuration.GetSection(DiffusionSiloOptions.Section).Get
 try
 {
     builder.AddOrleansDiffusionSilo(options);
+    // The HTTP API and web page live where the coordinators (and the client gateway) are.
+    if (options.HostsCoordinators) builder.Services.AddOrleansDiffusionApi(builder.Configuration);
 }
 catch (OptionsValidationException e)
 {
@@ -15,5 +18,6 @@ catch (OptionsValidationException e)
 
 var app = builder.Build();
 app.MapOrleansDiffusionEndpoints();
+if (options.HostsCoordinators) app.MapOrleansDiffusionApi();
 await app.RunAsync();
 return 0;
