@@ -26,11 +26,11 @@ public static class JobComponents
 
     public static IScheduler CreateScheduler(JobSpec spec, SchedulerConfig? config = null)
     {
-        config ??= new SchedulerConfig();
+        config ??= SchedulerConfig.StableDiffusion;
         return spec.Scheduler switch
         {
             SchedulerKind.Ddim => new DdimScheduler(config, spec.Steps, spec.Eta),
-            SchedulerKind.Euler => new EulerScheduler(config, spec.Steps, spec.Karras),
+            SchedulerKind.Euler => new EulerScheduler(config, spec.Steps, spec.Karras ? true : null),
             _ => throw new InvalidJobException("scheduler", $"unknown scheduler '{spec.Scheduler}'"),
         };
     }

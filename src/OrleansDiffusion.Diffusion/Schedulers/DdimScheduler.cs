@@ -2,13 +2,17 @@ using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Diffusion.Schedulers;
 
-/// <summary>DDIM (Song et al. 2021) with η and "leading"/"trailing"/"linspace" timestep spacing, as diffusers' DDIMScheduler.</summary>
+/// <summary>DDIM (Song et al. 2021) with η, <see cref="TimestepSpacing"/> and <c>clip_sample</c>, as diffusers' DDIMScheduler.</summary>
 public sealed class DdimScheduler : IScheduler
 {
+    /// <summary>DDIMScheduler's default <c>timestep_spacing</c>.</summary>
+    public const string DefaultSpacing = TimestepSpacing.Leading;
+
     private readonly double[] _alphasCumprod;
     private readonly int[] _timesteps;
     private readonly double _finalAlphaCumprod;
     private readonly double _eta;
+    private readonly double? _clipRange;
 
     public DdimScheduler(SchedulerConfig config, int steps, double eta = 0)
     {
@@ -17,11 +21,15 @@ public sealed class DdimScheduler : IScheduler
         _alphasCumprod = config.AlphasCumprod();
         _finalAlphaCumprod = config.SetAlphaToOne ? 1.0 : _alphasCumprod[0];
         _eta = eta;
+        _clipRange = config.ClipSample ? config.ClipSampleRange : null;
         Steps = steps;
-        _timesteps = Timesteps(config, steps);
+        Spacing = config.TimestepSpacing ?? DefaultSpacing;
+        // diffusers rounds half to even (numpy), as Math.Round does.
+        _timesteps = TimestepSpacing.Timesteps(Spacing, config.NumTrainTimesteps, steps, config.StepsOffset).Select(t => (int)Math.Round(t)).ToArray();
     }
 
     public int Steps { get; }
+    public string Spacing { get; }
     public IReadOnlyList<int> TimestepValues => _timesteps;
     public double InitNoiseSigma => 1.0;
     public double Timestep(int step) => _timesteps[step];
@@ -29,11 +37,13 @@ public sealed class DdimScheduler : IScheduler
     public Tensor ModelInput(Tensor x, int step) => x.alias();
     public bool UsesNoise(int step) => _eta > 0 && Variance(step) > 0;
 
+    /// <summary>As diffusers: x̂0 is clamped when <c>clip_sample</c> is on, ε̂ is used as predicted (use_clipped_model_output off).</summary>
     public Tensor Step(Tensor x, Tensor sample, Tensor epsilon, int step, Tensor? noise)
     {
         var alphaPrev = AlphaBarPrevious(step);
         var std = _eta * Math.Sqrt(Variance(step));
-        var next = Math.Sqrt(alphaPrev) * sample + Math.Sqrt(Math.Max(0, 1 - alphaPrev - std * std)) * epsilon;
+        using var clipped = _clipRange is { } range ? sample.clamp(-range, range) : sample.alias();
+        var next = Math.Sqrt(alphaPrev) * clipped + Math.Sqrt(Math.Max(0, 1 - alphaPrev - std * std)) * epsilon;
         if (std > 0)
         {
             ArgumentNullException.ThrowIfNull(noise);
@@ -55,17 +65,5 @@ public sealed class DdimScheduler : IScheduler
         // As diffusers: the previous timestep is t − T/S, whatever the spacing.
         var previous = _timesteps[step] - _alphasCumprod.Length / Steps;
         return previous >= 0 ? _alphasCumprod[previous] : _finalAlphaCumprod;
-    }
-
-    internal static int[] Timesteps(SchedulerConfig config, int steps)
-    {
-        var n = config.NumTrainTimesteps;
-        return config.TimestepSpacing switch
-        {
-            "leading" => Enumerable.Range(0, steps).Reverse().Select(i => i * (n / steps) + config.StepsOffset).ToArray(),
-            "trailing" => Enumerable.Range(0, steps).Select(i => (int)Math.Round(n - i * ((double)n / steps)) - 1).ToArray(),
-            "linspace" => Enumerable.Range(0, steps).Reverse().Select(i => (int)Math.Round(steps == 1 ? 0 : i * (n - 1.0) / (steps - 1))).ToArray(),
-            _ => throw new NotSupportedException($"timestep_spacing '{config.TimestepSpacing}' is not supported (leading, trailing, linspace)"),
-        };
     }
 }

@@ -31,6 +31,24 @@ internal sealed class ConfigReader
         return node is JsonObject root ? new ConfigReader(path, root) : throw new ModelFormatException(path, null, "not a JSON object");
     }
 
+    /// <summary>A config from its JSON text; <paramref name="path"/> names it in errors.</summary>
+    public static ConfigReader Parse(string json, string path)
+    {
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(json);
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFormatException(path, null, $"not valid JSON ({e.Message})");
+        }
+        return node is JsonObject root ? new ConfigReader(path, root) : throw new ModelFormatException(path, null, "not a JSON object");
+    }
+
+    /// <summary>The field is absent or JSON null (diffusers writes None as null).</summary>
+    public bool IsNullOrAbsent(string field) => _root[field] is null;
+
     public bool Has(string field) => _root[field] is not null;
 
     public int Int(string field, int? fallback = null) => Get(field, fallback.HasValue, fallback.GetValueOrDefault(), n => n.GetValue<int>(), "an integer");

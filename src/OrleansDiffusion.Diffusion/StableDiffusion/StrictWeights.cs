@@ -69,6 +69,4 @@ public static class StrictWeights
 
     /// <summary>Parameter count of a module (works on the meta device).</summary>
     public static long Count(nn.Module module) => module.parameters().Sum(p => p.NumberOfElements);
-
-    internal static GroupNorm2d[] GroupNorms(nn.Module module) => module.modules().OfType<GroupNorm2d>().ToArray();
 }

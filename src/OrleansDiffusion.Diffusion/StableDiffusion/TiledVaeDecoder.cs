@@ -4,15 +4,26 @@ using static TorchSharp.torch;
 namespace OrleansDiffusion.Diffusion.StableDiffusion;
 
 /// <summary>
-/// Decodes a latent canvas in tiles with memory bounded by the tile size. Each tile decodes its window plus a
-/// halo of latent cells covering the decoder's convolutional receptive field, and keeps only its window, so
-/// convolutions match the untiled decode exactly. Every GroupNorm uses statistics pooled over the windows of
-/// all tiles (measured norm by norm, each pass recomputing up to the norm being measured), so tiles share one
-/// normalization and no tile shifts colour. The one remaining difference from the untiled decode is the
-/// mid-block self-attention, which attends within the tile's window plus halo instead of the whole canvas.
+/// Decodes a latent canvas in tiles. Each tile is a <see cref="VaeDecodeSession"/> over its window plus a halo of
+/// latent cells covering the decoder's convolutional receptive field, and keeps only its window, so convolutions
+/// match the untiled decode exactly. The sessions advance in lock step from GroupNorm to GroupNorm; at each norm
+/// their partial statistics are summed and every tile normalizes with the pooled statistics, so tiles share one
+/// normalization and no tile shifts colour. Every layer runs once per tile (plus the halo overlap). The one
+/// remaining difference from the untiled decode is the mid-block self-attention, which attends within the tile's
+/// window plus halo instead of the whole canvas.
+/// <para>
+/// Memory: all sessions are alive at once, and between norms each holds about two activations of its crop, so an
+/// unbounded decode needs roughly what the untiled decode keeps live, plus the halo overlap. Past
+/// <c>memoryBudget</c> bytes (summed <see cref="VaeDecodeSession.LiveBytes"/>) sessions are parked after their
+/// turn and replay from their latent crop at the next norm: memory stays near the budget and the cost grows
+/// toward one decoder prefix per norm for the parked tiles.
+/// </para>
 /// </summary>
 public static class TiledVaeDecoder
 {
+    /// <summary>Activations kept live across all tiles before sessions are parked (4 GiB).</summary>
+    public const long DefaultMemoryBudget = 4L << 30;
+
     /// <summary>Latent cells of context each tile needs: the decoder's receptive radius, rounded up, plus one.</summary>
     public static int Halo(VaeConfig config)
     {
@@ -29,7 +40,8 @@ public static class TiledVaeDecoder
 
     /// <summary>Scaled latent [C, h, w] → image [3, h·f, w·f] (not clamped).</summary>
     /// <param name="tile">window side in latent cells; a latent that fits in one window is decoded whole.</param>
-    public static Tensor Decode(AutoencoderKL vae, Tensor latent, int tile = 64, int? halo = null)
+    /// <param name="memoryBudget">bytes of activations kept live across tiles before sessions are parked.</param>
+    public static Tensor Decode(AutoencoderKL vae, Tensor latent, int tile = 64, int? halo = null, long memoryBudget = DefaultMemoryBudget)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(tile, 1);
         var (height, width) = ((int)latent.shape[1], (int)latent.shape[2]);
@@ -42,59 +54,51 @@ public static class TiledVaeDecoder
         }
         var context = halo ?? Halo(vae.Config);
         var scale = vae.Config.ScaleFactor;
-        var decoder = vae.decoder;
-        var norms = StrictWeights.GroupNorms(decoder);
-        var pooling = new GroupNormPooling();
-        using var z = vae.DecoderInput(latent.unsqueeze(0));
-        var windows = (from y in Enumerable.Range(0, (height + tile - 1) / tile)
-                       from x in Enumerable.Range(0, (width + tile - 1) / tile)
-                       select (Y: y * tile, X: x * tile, H: Math.Min(tile, height - y * tile), W: Math.Min(tile, width - x * tile))).ToArray();
-        foreach (var norm in norms) norm.Pooling = pooling;
+        var windows = Windows(height, width, tile);
+        var sessions = new List<VaeDecodeSession>(windows.Count);
         try
         {
-            for (var measured = 0; measured < norms.Length; measured++)
-            {
-                foreach (var window in windows)
-                {
-                    using var crop = Crop(z, window, context, height, width, pooling);
-                    pooling.BeginPass();
-                    try
-                    {
-                        using var unused = decoder.forward(crop);
-                        throw new InvalidOperationException($"the decoder ran {norms.Length} norms without reaching norm {measured}");
-                    }
-                    catch (StatisticsRecordedException)
-                    {
-                        // this tile's share of the statistics is taken; the rest of the pass is not needed
-                    }
-                }
-                pooling.Freeze(pooling.MeasuringEps);
-            }
-            var output = zeros(vae.Config.OutChannels, height * scale, width * scale, device: latent.device);
+            long live = 0;
             foreach (var window in windows)
             {
-                using var crop = Crop(z, window, context, height, width, pooling);
-                pooling.BeginPass();
-                using var decoded = decoder.forward(crop);
-                var core = pooling.Core;
-                using var kept = decoded[0].narrow(1, core.Top * scale, core.Height * scale).narrow(2, core.Left * scale, core.Width * scale);
-                output.narrow(1, window.Y * scale, window.H * scale).narrow(2, window.X * scale, window.W * scale).copy_(kept);
+                var session = VaeDecodeSession.ForWindow(vae, latent, window, context);
+                sessions.Add(session);
+                live = Budget(session, live, memoryBudget);
+            }
+            while (!sessions[0].IsComplete)
+            {
+                var pooled = GroupStatistics.Sum(sessions.Select(s => s.Statistics));
+                live = 0;
+                foreach (var session in sessions)
+                {
+                    session.Continue(pooled);
+                    live = Budget(session, live, memoryBudget);
+                }
+            }
+            var output = zeros(vae.Config.OutChannels, height * scale, width * scale, dtype: sessions[0].Output.dtype, device: latent.device);
+            for (var i = 0; i < windows.Count; i++)
+            {
+                var w = windows[i];
+                output.narrow(1, w.Top * scale, w.Height * scale).narrow(2, w.Left * scale, w.Width * scale).copy_(sessions[i].Output);
             }
             return output;
         }
         finally
         {
-            foreach (var norm in norms) norm.Pooling = null;
+            foreach (var session in sessions) session.Dispose();
         }
     }
 
-    private static Tensor Crop(Tensor z, (int Y, int X, int H, int W) window, int context, int height, int width, GroupNormPooling pooling)
+    /// <summary>The decode windows of a latent canvas: a grid of <paramref name="tile"/>-cell squares, row by row (the last row and column shorter).</summary>
+    public static IReadOnlyList<LatentRegion> Windows(int height, int width, int tile) =>
+        (from y in Enumerable.Range(0, (height + tile - 1) / tile)
+         from x in Enumerable.Range(0, (width + tile - 1) / tile)
+         select new LatentRegion(y * tile, x * tile, Math.Min(tile, height - y * tile), Math.Min(tile, width - x * tile))).ToArray();
+
+    private static long Budget(VaeDecodeSession session, long live, long budget)
     {
-        var top = Math.Max(0, window.Y - context);
-        var left = Math.Max(0, window.X - context);
-        var bottom = Math.Min(height, window.Y + window.H + context);
-        var right = Math.Min(width, window.X + window.W + context);
-        pooling.Core = (window.Y - top, window.X - left, window.H, window.W, bottom - top);
-        return z.narrow(2, top, bottom - top).narrow(3, left, right - left);
+        if (session.IsComplete) return live + session.LiveBytes;
+        if (live + session.LiveBytes > budget) session.Park();
+        return live + session.LiveBytes;
     }
 }

@@ -1,6 +1,7 @@
 namespace OrleansDiffusion.Diffusion.StableDiffusion;
 
-/// <summary><c>unet/config.json</c> of a UNet2DConditionModel (SD 1.x / 2.x), diffusers field names.</summary>
+/// <summary><c>unet/config.json</c> of a UNet2DConditionModel (SD 1.x / 2.x), diffusers field names. The property
+/// defaults are diffusers' defaults, and <see cref="Read"/> falls back to them (the one place they are written).</summary>
 public sealed record UNetConfig
 {
     public int InChannels { get; init; } = 4;
@@ -13,7 +14,7 @@ public sealed record UNetConfig
 
     /// <summary>Heads per block: diffusers' <c>num_attention_heads</c>, else (its historical naming) <c>attention_head_dim</c>.</summary>
     public int[] AttentionHeads { get; init; } = [8, 8, 8, 8];
-    public int CrossAttentionDim { get; init; } = 768;
+    public int CrossAttentionDim { get; init; } = 1280;
     public bool UseLinearProjection { get; init; }
     public int NormNumGroups { get; init; } = 32;
     public double NormEps { get; init; } = 1e-5;
@@ -27,26 +28,27 @@ public sealed record UNetConfig
     public static UNetConfig Read(string path)
     {
         var c = ConfigReader.Open(path);
-        var blocks = c.Ints("block_out_channels");
+        var d = new UNetConfig();
+        var blocks = c.Ints("block_out_channels", d.BlockOutChannels);
         var config = new UNetConfig
         {
-            InChannels = c.Int("in_channels", 4),
-            OutChannels = c.Int("out_channels", 4),
+            InChannels = c.Int("in_channels", d.InChannels),
+            OutChannels = c.Int("out_channels", d.OutChannels),
             BlockOutChannels = blocks,
-            DownBlockTypes = c.Strings("down_block_types"),
-            UpBlockTypes = c.Strings("up_block_types"),
-            MidBlockType = c.String("mid_block_type", "UNetMidBlock2DCrossAttn"),
-            LayersPerBlock = c.Int("layers_per_block", 2),
+            DownBlockTypes = c.Strings("down_block_types", d.DownBlockTypes),
+            UpBlockTypes = c.Strings("up_block_types", d.UpBlockTypes),
+            MidBlockType = c.String("mid_block_type", d.MidBlockType),
+            LayersPerBlock = c.Int("layers_per_block", d.LayersPerBlock),
             AttentionHeads = c.Has("num_attention_heads")
                 ? c.IntOrInts("num_attention_heads", blocks.Length)
-                : c.IntOrInts("attention_head_dim", blocks.Length, 8),
-            CrossAttentionDim = c.Int("cross_attention_dim", 1280),
-            UseLinearProjection = c.Bool("use_linear_projection", false),
-            NormNumGroups = c.Int("norm_num_groups", 32),
-            NormEps = c.Double("norm_eps", 1e-5),
-            FlipSinToCos = c.Bool("flip_sin_to_cos", true),
-            FreqShift = c.Int("freq_shift", 0),
-            SampleSize = c.Int("sample_size", 64),
+                : c.IntOrInts("attention_head_dim", blocks.Length, d.AttentionHeads[0]),
+            CrossAttentionDim = c.Int("cross_attention_dim", d.CrossAttentionDim),
+            UseLinearProjection = c.Bool("use_linear_projection", d.UseLinearProjection),
+            NormNumGroups = c.Int("norm_num_groups", d.NormNumGroups),
+            NormEps = c.Double("norm_eps", d.NormEps),
+            FlipSinToCos = c.Bool("flip_sin_to_cos", d.FlipSinToCos),
+            FreqShift = c.Int("freq_shift", d.FreqShift),
+            SampleSize = c.IsNullOrAbsent("sample_size") ? d.SampleSize : c.Int("sample_size"),
         };
         if (config.DownBlockTypes.Length != blocks.Length) throw c.Error("down_block_types", $"lists {config.DownBlockTypes.Length} blocks, block_out_channels {blocks.Length}");
         if (config.UpBlockTypes.Length != blocks.Length) throw c.Error("up_block_types", $"lists {config.UpBlockTypes.Length} blocks, block_out_channels {blocks.Length}");

@@ -6,7 +6,7 @@ namespace OrleansDiffusion.Diffusion.Tests.Schedulers;
 /// <summary>Golden values computed independently in float64 from diffusers' formulas (DESIGN §5.2).</summary>
 public class SchedulerGoldenTests
 {
-    private static readonly SchedulerConfig StableDiffusion = new() { SetAlphaToOne = true };
+    private static readonly SchedulerConfig StableDiffusion = SchedulerConfig.StableDiffusion;
 
     private static double Scalar(Tensor t) => t.to(ScalarType.Float64).item<double>();
     private static Tensor Value(double v) => tensor(v, ScalarType.Float64);
@@ -80,9 +80,9 @@ public class SchedulerGoldenTests
     }
 
     [Fact]
-    public void Euler_karras_sigmas()
+    public void Euler_karras_sigmas_span_the_linspace_schedule()
     {
-        var euler = new EulerScheduler(StableDiffusion, 10, karras: true);
+        var euler = new EulerScheduler(StableDiffusion with { TimestepSpacing = TimestepSpacing.Linspace }, 10, karras: true);
         Assert.Equal(14.614641229333643, euler.Sigmas[0], 9);
         Assert.Equal(1.7494170492511885, euler.Sigmas[4], 9);
         Assert.Equal(0.02916715815172038, euler.Sigmas[9], 9);

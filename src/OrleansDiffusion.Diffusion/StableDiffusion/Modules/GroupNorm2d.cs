@@ -4,8 +4,8 @@ using static TorchSharp.torch;
 namespace OrleansDiffusion.Diffusion.StableDiffusion.Modules;
 
 /// <summary>
-/// GroupNorm (parameters <c>weight</c>, <c>bias</c> as in torch) that can take its statistics from a
-/// <see cref="GroupNormPooling"/>: pooled over every tile of a tiled decode instead of the tile alone.
+/// GroupNorm (parameters <c>weight</c>, <c>bias</c> as in torch). A tiled decode (<see cref="OrleansDiffusion.Diffusion.StableDiffusion.VaeDecodeSession"/>)
+/// normalizes with statistics pooled over every tile and applies only <see cref="Affine"/> of this module.
 /// </summary>
 public sealed class GroupNorm2d : nn.Module<Tensor, Tensor>
 {
@@ -25,11 +25,7 @@ public sealed class GroupNorm2d : nn.Module<Tensor, Tensor>
     public int Groups { get; }
     public double Eps { get; }
 
-    /// <summary>Set during a tiled decode; null normalizes each input on its own.</summary>
-    internal GroupNormPooling? Pooling { get; set; }
-
-    public override Tensor forward(Tensor input) =>
-        Pooling is { } pooling ? pooling.Normalize(this, input) : nn.functional.group_norm(input, Groups, weight, bias, Eps);
+    public override Tensor forward(Tensor input) => nn.functional.group_norm(input, Groups, weight, bias, Eps);
 
     internal Tensor Affine(Tensor normalized) =>
         normalized.mul(weight.view(1, -1, 1, 1)).add_(bias.view(1, -1, 1, 1));

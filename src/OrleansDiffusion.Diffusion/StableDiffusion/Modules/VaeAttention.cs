@@ -28,9 +28,16 @@ public sealed class VaeAttention : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
+        using var normalized = group_norm.forward(input);
+        return Attend(normalized, input);
+    }
+
+    /// <summary>The attention after its group norm: <paramref name="normalized"/> is group_norm(<paramref name="input"/>).</summary>
+    internal Tensor Attend(Tensor normalized, Tensor input)
+    {
         using var scope = NewDisposeScope();
         var (b, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3]);
-        var x = group_norm.forward(input).view(b, c, h * w).transpose(1, 2);
+        var x = normalized.view(b, c, h * w).transpose(1, 2);
         var q = to_q.forward(x).unsqueeze(1);
         var k = to_k.forward(x).unsqueeze(1);
         var v = to_v.forward(x).unsqueeze(1);
