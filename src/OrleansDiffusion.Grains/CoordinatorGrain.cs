@@ -21,7 +21,7 @@ namespace OrleansDiffusion.Grains;
 /// re-created by the tile runtime from the last synced state.
 /// </summary>
 public sealed partial class CoordinatorGrain(
-    [PersistentState("job", StorageNames.Jobs)] IPersistentState<JobRecord> record,
+    [PersistentState(CoordinatorGrain.RecordName, StorageNames.Jobs)] IPersistentState<JobRecord> record,
     IOptions<JobOptions> jobOptions,
     IOptions<OutputStoreOptions> storeOptions,
     OutputStore outputs,
@@ -31,6 +31,9 @@ public sealed partial class CoordinatorGrain(
     ILogger<CoordinatorGrain> logger)
     : Grain, ICoordinatorGrain, IRemindable, ITileRuntimeEvents, IStepObserver, IProgress<StepProgress>
 {
+    /// <summary>The grain state name of the job record.</summary>
+    public const string RecordName = "job";
+
     private const string ResumeReminder = "resume";
     private readonly JobOptions _options = jobOptions.Value;
     private CancellationTokenSource? _cancel;
@@ -364,14 +367,29 @@ public sealed partial class CoordinatorGrain(
     private JobStatus Status()
     {
         var r = record.State;
+        return StatusOf(JobId, r) with
+        {
+            Step = r.State == JobState.Completed ? r.Spec!.Steps : _step ?? r.CheckpointStep,
+            Preview = r.IsFinished ? null : _preview,
+            LastStepDenoiseSeconds = _lastDenoise,
+            LastStepSyncSeconds = _lastSync,
+            TileDetails = _tiles,
+            Detail = _detail ?? r.Detail,
+            Coordinator = silo.Name,
+        };
+    }
+
+    /// <summary>A job's status as its durable record alone gives it (no live progress).</summary>
+    internal static JobStatus StatusOf(string jobId, JobRecord r)
+    {
         var spec = r.Spec!;
         var finished = r.FinishedAt ?? DateTimeOffset.UtcNow;
         return new JobStatus
         {
-            JobId = JobId,
+            JobId = jobId,
             State = r.State,
             Spec = spec,
-            Step = r.State == JobState.Completed ? spec.Steps : _step ?? r.CheckpointStep,
+            Step = r.State == JobState.Completed ? spec.Steps : r.CheckpointStep,
             Tiles = r.Tiles,
             CreatedAt = r.CreatedAt,
             ElapsedSeconds = r.Statistics?.Seconds ?? (r.StartedAt is { } started ? (finished - started).TotalSeconds : 0),
@@ -380,15 +398,10 @@ public sealed partial class CoordinatorGrain(
             OutputBytes = r.OutputBytes,
             Error = r.Error,
             SeamScore = r.SeamScore,
-            Preview = r.IsFinished ? null : _preview,
-            LastStepDenoiseSeconds = _lastDenoise,
-            LastStepSyncSeconds = _lastSync,
             TilePlacement = r.TilePlacement,
-            TileDetails = _tiles,
             Epoch = r.Epoch,
-            Detail = _detail ?? r.Detail,
+            Detail = r.Detail,
             FinishedAt = r.FinishedAt,
-            Coordinator = silo.Name,
         };
     }
 

@@ -1,3 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime;
+using Orleans.Storage;
 using OrleansDiffusion.Abstractions;
 
 namespace OrleansDiffusion.Grains;
@@ -15,7 +18,9 @@ public sealed class JobIndex
 public sealed record JobIndexEntry([property: Id(0)] string JobId, [property: Id(1)] DateTimeOffset CreatedAt);
 
 /// <summary>The cluster's job list and admission control (key 0).</summary>
-public sealed class JobRegistryGrain([PersistentState("index", StorageNames.Jobs)] IPersistentState<JobIndex> index)
+public sealed class JobRegistryGrain(
+    [PersistentState("index", StorageNames.Jobs)] IPersistentState<JobIndex> index,
+    [FromKeyedServices(StorageNames.Jobs)] IGrainStorage storage)
     : Grain, IJobRegistryGrain, IJobIndexGrain
 {
     /// <summary>Job ids kept in the index; the oldest finished ones are dropped beyond it (their records stay).</summary>
@@ -47,7 +52,24 @@ public sealed class JobRegistryGrain([PersistentState("index", StorageNames.Jobs
     public async Task<IReadOnlyList<JobStatus>> ListAsync(int max)
     {
         var newest = index.State.Jobs.TakeLast(Math.Clamp(max, 0, MaxIndexed)).ToArray(); // a copy: other turns interleave
-        var statuses = await Task.WhenAll(newest.Select(j => GrainFactory.GetGrain<ICoordinatorGrain>(j.JobId).GetStatusAsync()));
+        var statuses = await Task.WhenAll(newest.Select(j => StatusAsync(j.JobId)));
         return statuses.OfType<JobStatus>().OrderByDescending(s => s.CreatedAt).ToList();
+    }
+
+    /// <summary>The job's live status from its coordinator; while that is unreachable (its silo was just lost and the
+    /// job is resuming), the status its durable record gives.</summary>
+    private async Task<JobStatus?> StatusAsync(string jobId)
+    {
+        var coordinator = GrainFactory.GetGrain<ICoordinatorGrain>(jobId);
+        try
+        {
+            return await coordinator.GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException)
+        {
+            var state = new GrainState<JobRecord>();
+            await storage.ReadStateAsync(CoordinatorGrain.RecordName, coordinator.GetGrainId(), state);
+            return state.RecordExists && state.State is { Spec: not null } known ? CoordinatorGrain.StatusOf(jobId, known) : null;
+        }
     }
 }
