@@ -152,10 +152,22 @@ public sealed class DiffusionClient
     }
 
     /// <summary>The cluster's jobs, newest first as the job registry orders them, at most <paramref name="max"/>.</summary>
-    public Task<IReadOnlyList<JobStatus>> ListJobsAsync(int max = 100, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<JobStatus>> ListJobsAsync(int max = 100, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(max);
-        return _cluster.GetGrain<IJobRegistryGrain>(0).ListAsync(max).WaitAsync(cancellationToken);
+        var lostSince = _time.GetUtcNow();
+        while (true)
+        {
+            try
+            {
+                return await _cluster.GetGrain<IJobRegistryGrain>(0).ListAsync(max).WaitAsync(cancellationToken);
+            }
+            catch (Exception e) when (IsReconnectable(e) && !cancellationToken.IsCancellationRequested && _time.GetUtcNow() - lostSince < ReconnectPatience)
+            {
+                // The registry's silo was just lost; it re-activates on another coordinator once the cluster notices.
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken);
+            }
+        }
     }
 
     /// <summary>

@@ -352,11 +352,13 @@ public sealed partial class CoordinatorGrain(
     /// <summary>Writes the final state, frees the job's queue place, checkpoints and reminder.</summary>
     private async Task FinishAsync(Func<JobRecord, JobRecord> change)
     {
-        await UpdateAsync(r => change(r) with { FinishedAt = DateTimeOffset.UtcNow });
+        record.State = change(record.State) with { FinishedAt = DateTimeOffset.UtcNow };
+        await record.WriteStateAsync();
         DelayDeactivation(TimeSpan.Zero);
         checkpoints.Delete(JobId);
         await UnregisterResumeReminderAsync();
         await Index.FinishedAsync(JobId);
+        Publish(); // watchers see the end only once the job has left the queue
     }
 
     private async Task UnregisterResumeReminderAsync()
@@ -370,7 +372,7 @@ public sealed partial class CoordinatorGrain(
         return StatusOf(JobId, r) with
         {
             Step = r.State == JobState.Completed ? r.Spec!.Steps : _step ?? r.CheckpointStep,
-            Preview = r.IsFinished ? null : _preview,
+            Preview = _preview,
             LastStepDenoiseSeconds = _lastDenoise,
             LastStepSyncSeconds = _lastSync,
             TileDetails = _tiles,

@@ -9,17 +9,23 @@ namespace OrleansDiffusion.EndToEnd.Tests;
 /// processes sharing it for membership: an accelerator <c>Worker</c> (tile grains, no gateway) and a
 /// <c>Coordinator</c> (coordinator and registry grains, the client gateway). Everything is killed on dispose.
 /// </summary>
-public sealed class RedisAndSilosFixture(int workers, int coordinators) : IAsyncLifetime
+public sealed class RedisAndSilosFixture : IAsyncLifetime
 {
+    private readonly int _workers = 1;
+    private readonly int _coordinators = 1;
+
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
     private readonly List<ChildProcess> _processes = [];
     private readonly HashSet<int> _ports = [];
     private readonly Dictionary<string, ChildProcess> _silos = [];
 
+    /// <summary>One worker and one coordinator silo (the shared collection fixture).</summary>
     public RedisAndSilosFixture()
-        : this(1, 1)
     {
     }
+
+    /// <summary>A cluster of its own, for tests that kill silos.</summary>
+    internal RedisAndSilosFixture(int workers, int coordinators) => (_workers, _coordinators) = (workers, coordinators);
 
     public string Folder { get; } = Directory.CreateTempSubdirectory("odiff-e2e-").FullName;
     public string OutputDirectory => Path.Combine(Folder, "outputs");
@@ -50,12 +56,12 @@ public sealed class RedisAndSilosFixture(int workers, int coordinators) : IAsync
         var coordinatorHttp = CoordinatorHttpPort = NextPort();
         GatewayPort = NextPort();
         var silos = new List<(ChildProcess Process, int Http, string Name)>();
-        for (var i = 0; i < workers; i++)
+        for (var i = 0; i < _workers; i++)
         {
             var http = i == 0 ? workerHttp : NextPort();
             silos.Add((StartSilo("Worker", http, gatewayPort: 0, i), http, $"worker {i}"));
         }
-        for (var i = 0; i < coordinators; i++)
+        for (var i = 0; i < _coordinators; i++)
         {
             var http = i == 0 ? coordinatorHttp : NextPort();
             silos.Add((StartSilo("Coordinator", http, i == 0 ? GatewayPort : NextPort(), i), http, $"coordinator {i}"));
