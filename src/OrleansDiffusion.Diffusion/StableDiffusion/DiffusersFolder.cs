@@ -5,8 +5,8 @@ using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Diffusion.StableDiffusion;
 
-/// <summary>One component's weights: its safetensors file, parameter count and stored dtypes.</summary>
-public sealed record ComponentWeights(string Name, string Path, long Parameters, IReadOnlyList<string> DTypes, SafeTensorsFile File);
+/// <summary>One component's weights: its safetensors file (or shard index), parameter count, stored dtypes of the weights.</summary>
+public sealed record ComponentWeights(string Name, string Path, long Parameters, IReadOnlyList<string> DTypes, SafeTensorsCheckpoint File);
 
 /// <summary>
 /// A diffusers model folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/), validated
@@ -94,22 +94,21 @@ public sealed class DiffusersFolder
 
     private static ComponentWeights Check(string name, string path, nn.Module module)
     {
-        var file = SafeTensorsFile.Open(path);
+        var file = SafeTensorsCheckpoint.Open(path);
         StrictWeights.Match(StrictWeights.Expected(module), file);
-        var dtypes = file.Entries.Values.Select(e => e.DType).Distinct().Order().ToArray();
+        var dtypes = file.Entries.Values.Where(e => e.IsFloat).Select(e => e.DType).Distinct().Order().ToArray();
         return new ComponentWeights(name, path, StrictWeights.Count(module), dtypes, file);
     }
 
-    /// <summary>name.safetensors, else the fp16 variant name.fp16.safetensors; sharded checkpoints are not supported.</summary>
-    private static string WeightsPath(string root, string component, string stem)
+    /// <summary>name.safetensors, else its sharded index name.safetensors.index.json, else the fp16 variants of both.</summary>
+    internal static string WeightsPath(string root, string component, string stem)
     {
         var folder = Path.Combine(root, component);
-        var plain = Path.Combine(folder, stem + ".safetensors");
-        if (File.Exists(plain)) return plain;
-        var fp16 = Path.Combine(folder, stem + ".fp16.safetensors");
-        if (File.Exists(fp16)) return fp16;
-        if (File.Exists(plain + ".index.json"))
-            throw new ModelFormatException(plain + ".index.json", null, "sharded checkpoints are not supported; merge the shards into one safetensors file");
-        throw new ModelFormatException(plain, null, "file is missing (only safetensors weights are read)");
+        foreach (var candidate in new[] { stem + ".safetensors", stem + ".safetensors.index.json", stem + ".fp16.safetensors", stem + ".safetensors.index.fp16.json", stem + ".fp16.safetensors.index.json" })
+        {
+            var path = Path.Combine(folder, candidate);
+            if (File.Exists(path)) return path;
+        }
+        throw new ModelFormatException(Path.Combine(folder, stem + ".safetensors"), null, "file is missing (only safetensors weights are read, single or sharded with .safetensors.index.json)");
     }
 }

@@ -9,20 +9,41 @@ namespace OrleansDiffusion.Diffusion.StableDiffusion;
 public sealed record SafeTensorEntry(string Name, string DType, long[] Shape, long Begin, long End)
 {
     public long Elements => Shape.Aggregate(1L, (a, b) => a * b);
+
+    /// <summary>F32, F16 or BF16: a dtype weights may have (integer entries are buffers such as position ids).</summary>
+    public bool IsFloat => DType is "F32" or "F16" or "BF16";
+
+    public ScalarType ScalarType => DType switch
+    {
+        "F32" => ScalarType.Float32,
+        "F16" => ScalarType.Float16,
+        "BF16" => ScalarType.BFloat16,
+        "F64" => ScalarType.Float64,
+        "I64" => ScalarType.Int64,
+        "I32" => ScalarType.Int32,
+        "I16" => ScalarType.Int16,
+        "I8" => ScalarType.Int8,
+        "U8" => ScalarType.Byte,
+        _ => ScalarType.Bool,
+    };
 }
 
 /// <summary>
 /// A strict safetensors reader: 8-byte little-endian header length, a JSON header
 /// <c>{name: {dtype, shape, data_offsets}}</c> (plus optional <c>__metadata__</c>), then the raw data. Every
-/// entry is checked (dtype F32/F16/BF16, shape, offsets inside the data and matching the size); errors name
-/// the file and the tensor.
+/// entry is checked (dtype F32/F16/BF16/F64 or an integer type, shape, offsets inside the data and matching the size);
+/// errors name the file and the tensor. Tensors are read straight into their destination's memory (one copy from the
+/// file; a second only when the dtype converts).
 /// </summary>
 public sealed class SafeTensorsFile
 {
     /// <summary>Largest header accepted (100 MB, as the reference implementation).</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
-    private static readonly Dictionary<string, int> ElementSizes = new() { ["F32"] = 4, ["F16"] = 2, ["BF16"] = 2 };
+    private static readonly Dictionary<string, int> ElementSizes = new()
+    {
+        ["F32"] = 4, ["F16"] = 2, ["BF16"] = 2, ["F64"] = 8, ["I64"] = 8, ["I32"] = 4, ["I16"] = 2, ["I8"] = 1, ["U8"] = 1, ["BOOL"] = 1,
+    };
 
     private SafeTensorsFile(string path, long dataStart, IReadOnlyDictionary<string, SafeTensorEntry> entries)
     {
@@ -86,7 +107,7 @@ public sealed class SafeTensorsFile
             throw new ModelFormatException(path, name, "header entry needs dtype, shape and data_offsets [begin, end]");
         var type = dtype.GetString()!;
         if (!ElementSizes.TryGetValue(type, out var size))
-            throw new ModelFormatException(path, name, $"dtype {type} is not supported (F32, F16, BF16)");
+            throw new ModelFormatException(path, name, $"dtype {type} is not supported ({string.Join(", ", ElementSizes.Keys)})");
         var dims = new long[shape.GetArrayLength()];
         var i = 0;
         foreach (var d in shape.EnumerateArray())
@@ -116,25 +137,60 @@ public sealed class SafeTensorsFile
             throw new ModelFormatException(path, null, $"{dataLength - position} bytes after the last tensor");
     }
 
-    /// <summary>Reads one tensor into a CPU tensor of <paramref name="dtype"/> (default float32).</summary>
+    /// <summary>Reads one tensor into a new CPU tensor of <paramref name="dtype"/> (default float32).</summary>
     public Tensor Load(string name, ScalarType dtype = ScalarType.Float32)
     {
         if (!Entries.TryGetValue(name, out var entry)) throw new ModelFormatException(Path, name, "tensor is not in the file");
-        var bytes = new byte[entry.End - entry.Begin];
-        using (var stream = System.IO.File.OpenRead(Path))
+        var result = empty(entry.Shape, dtype);
+        try
         {
-            stream.Position = DataStart + entry.Begin;
-            stream.ReadExactly(bytes);
+            ReadInto(entry, result);
+            return result;
         }
-        var stored = entry.DType switch
+        catch
         {
-            "F32" => ScalarType.Float32,
-            "F16" => ScalarType.Float16,
-            _ => ScalarType.BFloat16,
-        };
-        using var raw = empty(entry.Shape, stored);
-        raw.bytes = bytes;
-        return raw.to(dtype).clone();
+            result.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads <paramref name="entry"/> into <paramref name="destination"/> (a contiguous CPU tensor with as many elements):
+    /// straight from the file into its memory when the dtypes agree, else through one stored-dtype buffer and a conversion.
+    /// </summary>
+    public void ReadInto(SafeTensorEntry entry, Tensor destination)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        ArgumentNullException.ThrowIfNull(destination);
+        if (destination.NumberOfElements != entry.Elements)
+            throw new ModelFormatException(Path, entry.Name, $"holds {entry.Elements} values, the destination {destination.NumberOfElements}");
+        if (destination.device_type != TorchSharp.DeviceType.CPU || !destination.is_contiguous())
+            throw new ArgumentException("the destination must be a contiguous CPU tensor", nameof(destination));
+        using var handle = System.IO.File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        if (destination.dtype == entry.ScalarType)
+        {
+            Read(handle, entry, destination);
+            return;
+        }
+        using var stored = empty(entry.Shape, entry.ScalarType);
+        Read(handle, entry, stored);
+        using var flat = destination.view(entry.Shape);
+        flat.copy_(stored);
+    }
+
+    private void Read(Microsoft.Win32.SafeHandles.SafeFileHandle handle, SafeTensorEntry entry, Tensor destination)
+    {
+        var length = entry.End - entry.Begin;
+        if (length == 0) return;
+        if (length > int.MaxValue) throw new ModelFormatException(Path, entry.Name, $"{length} bytes: tensors over 2 GiB are not supported");
+        var span = destination.bytes;
+        var read = 0;
+        while (read < length)
+        {
+            var n = RandomAccess.Read(handle, span[read..], DataStart + entry.Begin + read);
+            if (n <= 0) throw new ModelFormatException(Path, entry.Name, "the file ended inside this tensor's data");
+            read += n;
+        }
     }
 
     /// <summary>Writes tensors (F32, F16 or BF16) as a safetensors file, in name order.</summary>

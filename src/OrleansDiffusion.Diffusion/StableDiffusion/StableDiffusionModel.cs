@@ -11,6 +11,10 @@ public sealed class StableDiffusionModel(DiffusersFolder folder, UNet2DCondition
     public ClipTextModel TextEncoder { get; } = textEncoder;
     public ClipTokenizer Tokenizer => Folder.Tokenizer;
 
+    /// <summary>Bytes of all weights as loaded (their device and dtype).</summary>
+    public long Bytes => new TorchSharp.torch.nn.Module[] { UNet, Vae, TextEncoder }
+        .Sum(m => m.parameters().Sum(p => p.NumberOfElements * p.ElementSize));
+
     public void Dispose()
     {
         UNet.Dispose();
