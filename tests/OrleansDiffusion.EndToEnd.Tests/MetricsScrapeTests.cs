@@ -25,7 +25,7 @@ public sealed partial class MetricsScrapeTests(RedisAndSilosFixture cluster)
         "orleans_catalog_activation_failed_to_activate_total",
         // Ours that count events a short healthy job has none of: a recovery, a checkpoint (the job here has fewer steps
         // than the checkpoint interval). The RecoveryTests cluster produces both. The model cache's two series are not
-        // exported yet: the per-silo model cache is built but not wired into the silos (see the closing note).
+        // exported yet: there is no per-silo model cache yet (each job still loads its model per device).
         "odiff_job_recoveries_total", "odiff_checkpoint_duration_seconds", "odiff_checkpoint_bytes_total",
         "odiff_checkpoint_duration_seconds_bucket", "odiff_model_cache_bytes", "odiff_model_loads_total",
     ];
