@@ -63,7 +63,7 @@ internal static class ModelCommands
         foreach (var weights in folder.Weights)
             output.WriteLine($"  {weights.Name,-13} {folder.Index.Components[weights.Name],-22} {weights.Parameters,13:N0} parameters  {string.Join("/", weights.DTypes)}  {Path.GetRelativePath(path, weights.Path)}");
         output.WriteLine($"  {"tokenizer",-13} {folder.Index.Components["tokenizer"],-22} {folder.TextEncoder.VocabSize,13:N0} tokens      pad {folder.Tokenizer.PadId}, length {folder.Tokenizer.Length}");
-        output.WriteLine($"  {"scheduler",-13} {folder.SchedulerClass,-22} {folder.Scheduler.BetaSchedule} β {folder.Scheduler.BetaStart}..{folder.Scheduler.BetaEnd}, {folder.Scheduler.Prediction}, {folder.Scheduler.TimestepSpacing}");
+        output.WriteLine($"  {"scheduler",-13} {folder.SchedulerClass,-22} {folder.Scheduler.BetaSchedule} β {folder.Scheduler.BetaStart}..{folder.Scheduler.BetaEnd}, {folder.Scheduler.Prediction}, {folder.Scheduler.TimestepSpacing ?? "class default"} spacing");
         output.WriteLine($"  latent: {folder.Vae.LatentChannels} channels at 1/{folder.LatentScale}, VAE scaling factor {folder.Vae.ScalingFactor}");
         output.WriteLine($"  total: {folder.Weights.Sum(w => w.Parameters):N0} parameters");
         if (parsed.GetValue(Keys))

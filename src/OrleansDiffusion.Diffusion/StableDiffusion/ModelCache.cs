@@ -99,8 +99,7 @@ public class ModelCache<T> : IDisposable where T : class, IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_entries.TryGetValue(key, out entry!))
             {
-                if (_estimate is not null) EvictLocked(_estimate(key));
-                entry = new Entry(Task.Run(() => _load(key), CancellationToken.None)) { Leases = 1, LastUsed = ++_clock };
+                entry = new Entry(Task.Run(() => LoadOffThread(key), CancellationToken.None)) { Leases = 1, LastUsed = ++_clock };
                 _entries[key] = entry;
                 _loads++;
                 // registered after the lease is counted: a load that already finished cannot be evicted before its first lease
@@ -123,6 +122,17 @@ public class ModelCache<T> : IDisposable where T : class, IDisposable
             Release(key, entry);
             throw;
         }
+    }
+
+    /// <summary>On the thread pool: makes room for the model's estimated size, then loads it.</summary>
+    private T LoadOffThread(ModelKey key)
+    {
+        if (_estimate is not null)
+        {
+            var room = _estimate(key);
+            lock (_lock) EvictLocked(room);
+        }
+        return _load(key);
     }
 
     internal void Release(ModelKey key)

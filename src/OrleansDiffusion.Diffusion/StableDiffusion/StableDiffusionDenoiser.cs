@@ -6,9 +6,11 @@ using static TorchSharp.torch;
 namespace OrleansDiffusion.Diffusion.StableDiffusion;
 
 /// <summary>
-/// Stable Diffusion as an <see cref="IDenoiser"/> over latent tile windows: one UNet pass per batch of windows
-/// with the unconditional/conditional pair in the same batch, ε = ε_u + w·(ε_c − ε_u). Text embeddings are
-/// computed once, at construction. Not local (halo 0): overlaps and sync keep tiles in agreement.
+/// Stable Diffusion as an <see cref="IDenoiser"/> over latent tile windows: one UNet pass per window with its
+/// unconditional/conditional pair as a batch of two, ε = ε_u + w·(ε_c − ε_u). A window's result is bit-identical
+/// whatever other windows share the call (batched convolutions are not batch-independent in libtorch, and the
+/// cluster batches tiles by placement). Text embeddings are computed once, at construction. Not local (halo 0):
+/// overlaps and sync keep tiles in agreement.
 /// </summary>
 public sealed class StableDiffusionDenoiser : IDenoiser, ILatentDecoder
 {
@@ -49,13 +51,16 @@ public sealed class StableDiffusionDenoiser : IDenoiser, ILatentDecoder
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var parameter = _model.UNet.parameters().First();
-        var batch = input.shape[0];
-        var x = cat([input, input]).to(parameter.dtype, parameter.device);
-        var timesteps = full(2 * batch, context.Timestep, ScalarType.Float32, parameter.device);
-        var text = cat([_unconditional.expand(batch, -1, -1), _conditional.expand(batch, -1, -1)]);
-        var output = _model.UNet.Forward(x, timesteps, text).to(input.dtype, input.device);
-        var parts = output.chunk(2);
-        return Combine(parts[0], parts[1], Guidance).MoveToOuterDisposeScope();
+        var timesteps = full(2, context.Timestep, ScalarType.Float32, parameter.device);
+        var text = cat([_unconditional, _conditional]);
+        var windows = new Tensor[input.shape[0]];
+        for (var i = 0; i < windows.Length; i++)
+        {
+            var window = input.narrow(0, i, 1).to(parameter.dtype, parameter.device);
+            var output = _model.UNet.Forward(cat([window, window]), timesteps, text).to(input.dtype, input.device);
+            windows[i] = Combine(output.narrow(0, 0, 1), output.narrow(0, 1, 1), Guidance);
+        }
+        return cat(windows).MoveToOuterDisposeScope();
     }
 
     /// <summary>Classifier-free guidance: ε_u + w·(ε_c − ε_u).</summary>

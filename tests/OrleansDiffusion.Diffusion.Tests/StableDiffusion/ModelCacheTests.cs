@@ -122,6 +122,27 @@ public sealed class ModelCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task Room_is_made_for_the_estimated_size_before_a_load()
+    {
+        var loaded = new List<Fake>();
+        Fake Load(ModelKey k)
+        {
+            // when "big" loads, the unleased "small" must already be gone
+            if (k == Key("big")) Assert.All(loaded, f => Assert.True(f.Disposed));
+            var fake = new Fake(Path.GetFileName(k.Folder), k == Key("big") ? 250 : 100);
+            loaded.Add(fake);
+            return fake;
+        }
+        using var cache = new ModelCache<Fake>(300, Load, f => f.Bytes, k => k == Key("big") ? 250 : 100);
+        using (await cache.AcquireAsync(Key("small"))) { }
+
+        using var big = await cache.AcquireAsync(Key("big"));
+
+        Assert.True(loaded[0].Disposed);
+        Assert.Equal(250, cache.CachedBytes);
+    }
+
+    [Fact]
     public void Half_precision_is_a_separate_key_on_gpus_only()
     {
         Assert.Equal(ScalarType.Float32, ModelKey.For("/m", CPU, half: true).DType);
