@@ -151,6 +151,10 @@ public sealed class DiffusionClient
         return new JobResultStream(coordinator, ResultChunkBytes);
     }
 
+    /// <summary>The models in the cluster's model store: name, family, parameter count, dtypes and which silos have them.</summary>
+    public Task<IReadOnlyList<ClusterModel>> ListModelsAsync(CancellationToken cancellationToken = default) =>
+        _cluster.GetGrain<IModelCatalogGrain>(0).ListAsync().WaitAsync(cancellationToken);
+
     /// <summary>The cluster's jobs, newest first as the job registry orders them, at most <paramref name="max"/>.</summary>
     public async Task<IReadOnlyList<JobStatus>> ListJobsAsync(int max = 100, CancellationToken cancellationToken = default)
     {

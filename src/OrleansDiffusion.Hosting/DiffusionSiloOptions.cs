@@ -76,6 +76,9 @@ public sealed class DiffusionSiloOptions
     /// <summary>libtorch intra-op threads of this process; 0: the CPU quota (cgroup limit, else the processor count).</summary>
     public int IntraOpThreads { get; set; }
 
+    /// <summary>Bytes of loaded models each device keeps cached for later jobs (least recently used go first).</summary>
+    public long ModelCacheBytes { get; set; } = 16L << 30;
+
     /// <summary>Keep Stable Diffusion weights in fp16 on GPU devices.</summary>
     public bool HalfPrecision { get; set; }
 
