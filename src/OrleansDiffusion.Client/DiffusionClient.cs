@@ -111,7 +111,7 @@ public sealed class DiffusionClient
     }
 
     /// <summary>The coordinator's silo went away mid-watch: the job resumes elsewhere, so ask again.</summary>
-    private static bool IsReconnectable(Exception e) => e is SiloUnavailableException or OrleansMessageRejectionException
+    private static bool IsReconnectable(Exception e) => e is SiloUnavailableException or OrleansMessageRejectionException or EnumerationAbortedException
         or TimeoutException or Orleans.Runtime.Messaging.ConnectionFailedException or OrleansException;
 
     /// <summary>The job's current status, or null when the cluster knows no job with this id.</summary>
