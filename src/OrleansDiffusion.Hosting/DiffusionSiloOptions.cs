@@ -82,6 +82,10 @@ public sealed class DiffusionSiloOptions
     /// <summary>Keep Stable Diffusion weights in fp16 on GPU devices.</summary>
     public bool HalfPrecision { get; set; }
 
+    /// <summary>Orleans' response timeout for every grain call. No call waits on long work: tile calls wait at most a
+    /// third of it (and at most 10 s) and are repeated, so a step may take any time.</summary>
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Period of the reminder that resumes a job whose coordinator was lost.</summary>
     public TimeSpan ResumeCheckPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
