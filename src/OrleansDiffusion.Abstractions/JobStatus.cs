@@ -59,5 +59,11 @@ public sealed record JobStatus
     /// <summary>The silo whose coordinator answered (it runs the job while the job runs).</summary>
     [Id(20)] public string? Coordinator { get; init; }
 
+    /// <summary>Recoveries so far: lost tiles re-created, or the job resumed after its coordinator was lost.</summary>
+    [Id(21)] public int Recoveries { get; init; }
+
+    /// <summary>Seconds spent writing checkpoints, over all runs of the job.</summary>
+    [Id(22)] public double CheckpointSeconds { get; init; }
+
     public bool IsFinished => State is JobState.Completed or JobState.Failed or JobState.Cancelled;
 }

@@ -60,7 +60,7 @@ public sealed class DiffusionClient
     }
 
     /// <summary>
-    /// Watches a job: yields its current status, then each status with a new step or state (streamed by the job's
+    /// Watches a job: yields its current status, then each status with a new step, state or recovery (streamed by the job's
     /// coordinator grain), and ends after the first finished one (<see cref="JobStatus.IsFinished"/>). When the
     /// coordinator's silo is lost the watch reconnects (the job resumes on another coordinator) for up to
     /// <see cref="ReconnectPatience"/>. Steps may go back once after a resume from a checkpoint.
@@ -96,7 +96,7 @@ public sealed class DiffusionClient
                     }
                     lostSince = null;
                     var status = stream.Current;
-                    if (last is not null && status.Step == last.Step && status.State == last.State && status.Epoch == last.Epoch) continue;
+                    if (last is not null && status.Step == last.Step && status.State == last.State && status.Epoch == last.Epoch && status.Recoveries == last.Recoveries) continue;
                     last = status;
                     yield return status;
                     if (status.IsFinished) yield break;

@@ -404,6 +404,8 @@ public sealed partial class CoordinatorGrain(
             Epoch = r.Epoch,
             Detail = r.Detail,
             FinishedAt = r.FinishedAt,
+            Recoveries = r.Recoveries,
+            CheckpointSeconds = r.CheckpointSeconds,
         };
     }
 

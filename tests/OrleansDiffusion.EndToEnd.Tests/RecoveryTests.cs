@@ -56,8 +56,13 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IAsyncLifetime
         var workerJob = await Client.SubmitAsync(Spec, "after-worker-kill", timeout.Token);
         var running = await WatchUntilAsync(workerJob, s => s.Step >= 3 && s.TilePlacement is not null || s.TileDetails?.Any(t => t.Silo is not null) == true, timeout.Token);
         var victim = running.TileDetails!.First(t => t.Silo is not null).Silo!;
+        var killed = System.Diagnostics.Stopwatch.StartNew();
         _cluster.Kill(victim);
+        var detected = await WatchUntilAsync(workerJob, s => s.Recoveries > 0, timeout.Token);
+        var detection = killed.Elapsed;
         var recovered = await WatchUntilAsync(workerJob, s => s.IsFinished, timeout.Token);
+        output.WriteLine($"worker kill: recovery started {detection.TotalSeconds:0.0} s after the kill ({detected.Detail}); job done {killed.Elapsed.TotalSeconds:0.0} s after it; " +
+            $"job {recovered.ElapsedSeconds:0.0} s vs undisturbed {undisturbed.ElapsedSeconds:0.0} s");
         Assert.True(recovered.State == JobState.Completed, recovered.Error);
         Assert.Equal(expected, await FetchAsync(workerJob, timeout.Token));
         Assert.DoesNotContain(recovered.TilePlacement!, p => p.StartsWith(victim + "/", StringComparison.Ordinal));
@@ -65,10 +70,15 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IAsyncLifetime
         // kill -9 the silo whose coordinator runs the job (the other coordinator is up): the job resumes from its checkpoint
         var coordinatorJob = await Client.SubmitAsync(Spec, "after-coordinator-kill", timeout.Token);
         running = await WatchUntilAsync(coordinatorJob, s => s.Step >= 6, timeout.Token);
+        killed.Restart();
         _cluster.Kill(running.Coordinator!);
         var listed = await Client.ListJobsAsync(cancellationToken: timeout.Token); // the job list survives its coordinator
         Assert.Contains(listed, j => j.JobId == coordinatorJob);
+        var resumedRun = await WatchUntilAsync(coordinatorJob, s => s.Epoch >= 2, timeout.Token);
+        var resumeDetection = killed.Elapsed;
         var resumed = await WatchUntilAsync(coordinatorJob, s => s.IsFinished, timeout.Token);
+        output.WriteLine($"coordinator kill: resumed at epoch {resumedRun.Epoch} from step {resumedRun.Step} {resumeDetection.TotalSeconds:0.0} s after the kill; job done {killed.Elapsed.TotalSeconds:0.0} s after it; " +
+            $"job {resumed.ElapsedSeconds:0.0} s (since first start) vs undisturbed {undisturbed.ElapsedSeconds:0.0} s; checkpoints {resumed.CheckpointSeconds:0.000} s = {100 * resumed.CheckpointSeconds / resumed.ElapsedSeconds:0.0}% of the job");
         Assert.True(resumed.State == JobState.Completed, resumed.Error);
         Assert.True(resumed.Epoch >= 2, $"epoch {resumed.Epoch}: the job was not resumed");
         Assert.NotEqual(running.Coordinator, resumed.Coordinator);
