@@ -37,7 +37,7 @@ internal static class GenerateCommand
             ? await RunInProcessAsync(request, cancellation)
             : await RunOnEmbeddedClusterAsync(request, parsed.GetValue(GlobalOptions.Verbose), cancellation);
         Console.Out.WriteLine(request.Json
-            ? JsonSummary.Format(request, statistics, seam)
+            ? JsonSummary.Format(request, statistics, seam, TextureScoreCommand.ScoreAgainstExemplar(spec, request.Output))
             : $"wrote {request.Output} ({spec.Width}×{spec.Height}, {statistics.Tiles} tiles on {statistics.Silos} silo(s), {statistics.Seconds:F1} s, seam score {seam:F3})");
         return ExitCodes.Success;
     }

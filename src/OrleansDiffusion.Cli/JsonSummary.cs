@@ -9,7 +9,8 @@ internal static class JsonSummary
 {
     private static readonly JsonSerializerOptions Options = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    public static string Format(GenerateRequest request, JobStatistics statistics, double seamScore)
+    /// <param name="texture">extra fields (the texture scores of an exemplar job), appended after the fixed ones.</param>
+    public static string Format(GenerateRequest request, JobStatistics statistics, double seamScore, IReadOnlyDictionary<string, double>? texture = null)
     {
         var spec = request.Spec;
         var summary = new Summary(
@@ -17,7 +18,10 @@ internal static class JsonSummary
             spec.Sync.ToString().ToLowerInvariant(), spec.Seed, Math.Round(statistics.Seconds, 3), Math.Round(statistics.DenoiseSeconds, 3),
             Math.Round(statistics.SyncSeconds, 3), statistics.BytesPerStep, Math.Round(seamScore, 4),
             spec.Scheduler.ToString().ToLowerInvariant(), spec.Tile, spec.Overlap, request.BitDepth, statistics.ForwardCallsPerStep);
-        return JsonSerializer.Serialize(summary, Options);
+        if (texture is null) return JsonSerializer.Serialize(summary, Options);
+        var json = JsonSerializer.SerializeToNode(summary, Options)!.AsObject();
+        foreach (var (key, value) in texture) json[key] = value;
+        return json.ToJsonString();
     }
 
     private sealed record Summary(

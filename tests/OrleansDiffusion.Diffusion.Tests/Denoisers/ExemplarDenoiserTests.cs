@@ -7,67 +7,87 @@ namespace OrleansDiffusion.Diffusion.Tests.Denoisers;
 public class ExemplarDenoiserTests
 {
     private static readonly Tensor Exemplar = ExemplarCatalog.FromPrompt("bricks", 96).Image;
+    private static readonly Lazy<ExemplarDenoiser> Shared = new(() => new ExemplarDenoiser(Exemplar));
 
-    /// <summary>The formula of DESIGN §5.4 written out directly: every neighbourhood against every patch, full norms.</summary>
-    private static Tensor Reference(Tensor input, PatchGeometry g, Tensor exemplar, int count, int seed, double alphaBar)
+    private static Tensor Noisy(int size, double alphaBar, int halo, ulong seed)
     {
-        var channels = (int)exemplar.shape[0];
-        var blur = 2 * g.BlurRadius + 1;
-        Tensor Blur(Tensor t) => blur == 1 ? t : nn.functional.avg_pool2d(t, [blur, blur], [1, 1]);
-        var k = g.Size;
-        // Patches of the blurred exemplar at the denoiser's sampled positions (same RNG, same margin).
-        var height = (int)exemplar.shape[1];
-        var width = (int)exemplar.shape[2];
-        var margin = new PatchSizeSchedule().LargestRadius;
-        var random = new Random(seed);
-        var positions = Enumerable.Range(0, count).Select(_ => (Y: random.Next(margin, height - margin), X: random.Next(margin, width - margin))).ToArray();
-        var blurred = Blur(exemplar.unsqueeze(0)).squeeze(0);
-        var o = g.BlurRadius;
-        var patches = stack(positions.Select(p =>
-            blurred.narrow(1, p.Y - o - k / 2 * g.Dilation, (k - 1) * g.Dilation + 1).narrow(2, p.X - o - k / 2 * g.Dilation, (k - 1) * g.Dilation + 1)
-                [.., TensorIndex.Slice(null, null, g.Dilation), TensorIndex.Slice(null, null, g.Dilation)].reshape(-1)).ToArray());
-        var centres = stack(positions.Select(p => exemplar[.., p.Y, p.X]).ToArray());
-        var neighbourhoods = nn.functional.unfold(Blur(input), k, dilation: g.Dilation).squeeze(0).t(); // [pixels, C·k²]
-        double a = Math.Sqrt(alphaBar), b2 = 1 - alphaBar;
-        var distances = cdist(neighbourhoods.unsqueeze(0), (patches * a).unsqueeze(0)).squeeze(0).square();
-        var weights = (-distances / (2 * b2)).softmax(1);
-        var outSide = (int)Math.Sqrt(neighbourhoods.shape[0]);
-        return weights.mm(centres).t().reshape(1, channels, outSide, outSide);
-    }
-
-    [Theory]
-    [InlineData(0.1)]
-    [InlineData(0.5)]
-    [InlineData(0.97)]
-    public void Complete_basis_reproduces_the_exact_formula(double alphaBar)
-    {
-        using var denoiser = new ExemplarDenoiser(Exemplar, new ExemplarDenoiserOptions { PatchCount = 128, ProjectionDims = null });
-        var context = new DenoiseContext(0, 10, alphaBar, 0);
-        var halo = denoiser.Halo(context);
-        var generator = new Generator(3);
-        var input = randn([1, 3, 24 + 2 * halo, 24 + 2 * halo], generator: generator) * Math.Sqrt(1 - alphaBar);
-        var fast = denoiser.Predict(input, halo, context);
-        var exact = Reference(input.to(ScalarType.Float64), new PatchSizeSchedule().At(alphaBar), Exemplar.to(ScalarType.Float64), 128, new ExemplarDenoiserOptions().BankSeed, alphaBar);
-        var difference = (fast.to(ScalarType.Float64) - exact).abs().max().item<double>();
-        Assert.True(difference < 2e-3, $"max difference {difference}");
+        var clean = Exemplar.repeat(1, 3, 3)[.., ..(size + 2 * halo), ..(size + 2 * halo)].unsqueeze(0);
+        return (clean * Math.Sqrt(alphaBar) + randn(clean.shape, generator: new Generator(seed)) * Math.Sqrt(1 - alphaBar)).contiguous();
     }
 
     [Fact]
     public void A_window_with_its_halo_computes_the_same_pixels_as_the_whole_canvas()
     {
-        using var denoiser = new ExemplarDenoiser(Exemplar, new ExemplarDenoiserOptions { PatchCount = 128 });
-        var context = new DenoiseContext(0, 10, 0.4, 0);
+        var denoiser = Shared.Value;
+        foreach (var alphaBar in new[] { 0.2, 0.5, 0.97 })
+        {
+            var context = new DenoiseContext(0, 10, alphaBar, 0);
+            var halo = denoiser.Halo(context);
+            var canvas = Noisy(80, alphaBar, halo, 11);
+            var whole = denoiser.Predict(canvas, halo, context);
+            var window = denoiser.Predict(canvas[.., .., 30..(30 + 40 + 2 * halo), 17..(17 + 33 + 2 * halo)], halo, context);
+            Assert.True((window - whole[.., .., 30..70, 17..50]).abs().max().item<float>() < 1e-4f, $"ᾱ={alphaBar}");
+        }
+    }
+
+    [Fact]
+    public void A_batch_of_windows_gives_each_window_bit_for_bit_what_it_gets_alone()
+    {
+        var denoiser = Shared.Value;
+        foreach (var alphaBar in new[] { 0.1, 0.6, 0.99 })
+        {
+            var context = new DenoiseContext(0, 10, alphaBar, 0);
+            var halo = denoiser.Halo(context);
+            var windows = Enumerable.Range(0, 3).Select(i => Noisy(40, alphaBar, halo, (ulong)(20 + i))).ToArray();
+            var batched = denoiser.Predict(cat(windows, 0), halo, context);
+            for (var i = 0; i < 3; i++)
+                Assert.True(batched[i].equal(denoiser.Predict(windows[i], halo, context)[0]).all().item<bool>(), $"ᾱ={alphaBar}, window {i}");
+        }
+    }
+
+    [Fact]
+    public void The_result_does_not_depend_on_the_intra_op_thread_count()
+    {
+        var denoiser = Shared.Value;
+        var threads = get_num_threads();
+        try
+        {
+            foreach (var alphaBar in new[] { 0.1, 0.6, 0.99 })
+            {
+                var context = new DenoiseContext(0, 10, alphaBar, 0);
+                var halo = denoiser.Halo(context);
+                var input = cat([Noisy(64, alphaBar, halo, 31), Noisy(64, alphaBar, halo, 32)], 0);
+                set_num_threads(1);
+                var one = denoiser.Predict(input, halo, context);
+                set_num_threads(2);
+                var two = denoiser.Predict(input, halo, context);
+                Assert.True(one.equal(two).all().item<bool>(), $"ᾱ={alphaBar}");
+            }
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
+    }
+
+    [Fact]
+    public void At_low_noise_it_commits_to_the_exemplar_instead_of_averaging()
+    {
+        // A clean piece of the exemplar: the nearest patch of every pixel is the exemplar's own, so x̂0 is the input.
+        var denoiser = Shared.Value;
+        var context = new DenoiseContext(9, 10, 0.999, 0);
         var halo = denoiser.Halo(context);
-        var canvas = randn([1, 3, 80 + 2 * halo, 80 + 2 * halo], generator: new Generator(11));
-        var whole = denoiser.Predict(canvas, halo, context);
-        var window = denoiser.Predict(canvas[.., .., 30..(30 + 40 + 2 * halo), 17..(17 + 33 + 2 * halo)], halo, context);
-        Assert.True((window - whole[.., .., 30..70, 17..50]).abs().max().item<float>() < 1e-4f);
+        var clean = Exemplar[.., 10..(10 + 48 + 2 * halo), 20..(20 + 48 + 2 * halo)].unsqueeze(0);
+        var estimate = denoiser.Predict(clean * Math.Sqrt(0.999), halo, context);
+        var core = clean[.., .., halo..(halo + 48), halo..(halo + 48)];
+        var error = (estimate - core).abs().mean().item<float>();
+        Assert.True(error < 0.03f, $"mean |x̂0 − x0| = {error}");
     }
 
     [Fact]
     public void Denoises_the_exemplar_better_than_the_noise_alone()
     {
-        using var denoiser = new ExemplarDenoiser(Exemplar);
+        var denoiser = Shared.Value;
         var clean = Exemplar.repeat(1, 2, 2);
         foreach (var alphaBar in new[] { 0.2, 0.6, 0.95 })
         {
