@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Orleans;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Client;
 using Xunit.Abstractions;
@@ -37,6 +38,25 @@ public sealed class SdkAgainstClusterTests(RedisAndSilosFixture cluster, ITestOu
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await _host.StopAsync(timeout.Token);
         _host.Dispose();
+    }
+
+    [Theory]
+    [InlineData("../escaped")]
+    [InlineData("/tmp/odiff-absolute")]
+    public async Task A_raw_orleans_client_cannot_write_outside_the_output_store_or_forge_jobs(string jobId)
+    {
+        var raw = _host!.Services.GetRequiredService<IClusterClient>(); // not the SDK: its checks are bypassed
+        var before = Directory.EnumerateFileSystemEntries(cluster.Folder, "*", SearchOption.AllDirectories).Where(f => !f.Contains("/redis/", StringComparison.Ordinal)).ToHashSet();
+        var refused = await Assert.ThrowsAsync<InvalidJobException>(() => raw.GetGrain<ICoordinatorGrain>(jobId).SubmitAsync(Small));
+        Assert.Contains(refused.Errors, e => e.Field == "job-id");
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => raw.GetGrain<IJobIndexGrain>(0).AdmitAsync(jobId, DateTimeOffset.UtcNow, 1000));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => raw.GetGrain<ITileGrain>($"{jobId}/1/0").ReleaseAsync());
+
+        var after = Directory.EnumerateFileSystemEntries(cluster.Folder, "*", SearchOption.AllDirectories).Where(f => !f.Contains("/redis/", StringComparison.Ordinal)).ToHashSet();
+        Assert.Equal(before, after);
+        Assert.False(File.Exists("/tmp/odiff-absolute.png"));
+        Assert.False(File.Exists(Path.Combine(cluster.Folder, "escaped.png")));
+        Assert.DoesNotContain(await Client.ListJobsAsync(), j => j.JobId == jobId);
     }
 
     [Fact]
