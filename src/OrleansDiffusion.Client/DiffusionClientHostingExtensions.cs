@@ -2,6 +2,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Connections.Security;
+using OrleansDiffusion.Tls;
 
 namespace OrleansDiffusion.Client;
 
@@ -12,6 +14,8 @@ public static class DiffusionClientHostingExtensions
     /// Adds an Orleans client connected to an OrleansDiffusion cluster (Redis membership or a static gateway) and
     /// registers <see cref="DiffusionClient"/> and the resolved <see cref="DiffusionClientOptions"/> as singletons.
     /// Options start from the <c>OrleansDiffusion</c> configuration section; <paramref name="configure"/> overrides them.
+    /// With <see cref="DiffusionClientOptions.TlsCertificateFile"/> set, the gateway connection is mutual TLS: the
+    /// client presents its certificate and accepts only a gateway whose certificate chains to the cluster CA.
     /// The connection is made when the host starts.
     /// </summary>
     /// <exception cref="OptionsValidationException">The options are invalid (each failure names the option).</exception>
@@ -35,9 +39,22 @@ public static class DiffusionClientHostingExtensions
                 client.UseRedisClustering(redis => redis.ConfigurationOptions = options.RedisConfiguration());
             else
                 client.UseStaticClustering(options.GatewayEndPoint());
+            if (options.TlsEnabled) client.UseClusterTls(options);
         });
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<DiffusionClient>();
         return builder;
+    }
+
+    private static void UseClusterTls(this IClientBuilder client, DiffusionClientOptions options)
+    {
+        var certificate = ClusterTls.LoadCertificate(options.TlsCertificateFile!, options.TlsKeyFile!);
+        var authorities = ClusterTls.LoadAuthorities(options.TlsCaFile!);
+        client.UseTls(certificate, tls =>
+        {
+            tls.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
+            tls.ClientCertificateMode = RemoteCertificateMode.RequireCertificate;
+            tls.RemoteCertificateValidation = ClusterTls.Validator(authorities, ClusterTls.ServerAuthentication);
+        });
     }
 }

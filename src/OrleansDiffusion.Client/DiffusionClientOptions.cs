@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
 using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Tls;
 using StackExchange.Redis;
 
 namespace OrleansDiffusion.Client;
@@ -9,7 +10,10 @@ namespace OrleansDiffusion.Client;
 /// <summary>
 /// How a client reaches an OrleansDiffusion cluster: through Redis membership (<see cref="Redis"/>) or through one
 /// known gateway silo (<see cref="Gateway"/>); exactly one of the two. Configuration keys (section
-/// <c>OrleansDiffusion</c>, as for the silos): <c>Redis</c>, <c>Gateway</c>, <c>ClusterId</c>, <c>ServiceId</c>.
+/// <c>OrleansDiffusion</c>, as for the silos): <c>Redis</c>, <c>RedisUser</c>, <c>RedisPassword</c>, <c>RedisTls</c>,
+/// <c>Gateway</c>, <c>ClusterId</c>, <c>ServiceId</c>, <c>Tls:CertificateFile</c>, <c>Tls:KeyFile</c>, <c>Tls:CaFile</c>.
+/// The Redis user and password fall back to the environment variables <c>ODIFF_REDIS_USER</c> and
+/// <c>ODIFF_REDIS_PASSWORD</c>; they are never taken from a command line.
 /// </summary>
 public sealed class DiffusionClientOptions
 {
@@ -18,6 +22,33 @@ public sealed class DiffusionClientOptions
 
     /// <summary>StackExchange.Redis connection string of the cluster's membership store, e.g. <c>redis:6379</c>.</summary>
     public string? Redis { get; set; }
+
+    /// <summary>Redis ACL user (configuration or <c>ODIFF_REDIS_USER</c>).</summary>
+    public string? RedisUser { get; set; }
+
+    /// <summary>Redis password (configuration or <c>ODIFF_REDIS_PASSWORD</c>).</summary>
+    public string? RedisPassword { get; set; }
+
+    /// <summary>Connect to Redis over TLS.</summary>
+    public bool RedisTls { get; set; }
+
+    /// <summary>The client certificate (PEM, valid for TLS client use) for a cluster with mutual TLS; TLS is on when set.</summary>
+    public string? TlsCertificateFile { get; set; }
+
+    /// <summary>The client certificate's private key (PEM).</summary>
+    public string? TlsKeyFile { get; set; }
+
+    /// <summary>The cluster CA (PEM) the gateway's certificate must chain to; the only trust anchor.</summary>
+    public string? TlsCaFile { get; set; }
+
+    /// <summary>True when <see cref="TlsCertificateFile"/> is set.</summary>
+    public bool TlsEnabled => !string.IsNullOrWhiteSpace(TlsCertificateFile);
+
+    /// <summary>Environment variable the Redis password is read from when configuration has none.</summary>
+    public const string RedisPasswordVariable = "ODIFF_REDIS_PASSWORD";
+
+    /// <summary>Environment variable the Redis ACL user is read from when configuration has none.</summary>
+    public const string RedisUserVariable = "ODIFF_REDIS_USER";
 
     /// <summary>A gateway silo's client endpoint as <c>host:port</c>, e.g. <c>127.0.0.1:30000</c>.</summary>
     public string? Gateway { get; set; }
@@ -35,13 +66,21 @@ public sealed class DiffusionClientOptions
         var section = configuration.GetSection(SectionName);
         var options = new DiffusionClientOptions();
         options.Redis = NullIfEmpty(section[nameof(Redis)]);
+        options.RedisUser = NullIfEmpty(section[nameof(RedisUser)]) ?? NullIfEmpty(Environment.GetEnvironmentVariable(RedisUserVariable));
+        options.RedisPassword = NullIfEmpty(section[nameof(RedisPassword)]) ?? NullIfEmpty(Environment.GetEnvironmentVariable(RedisPasswordVariable));
+        options.RedisTls = bool.TryParse(section[nameof(RedisTls)], out var redisTls) && redisTls;
+        options.TlsCertificateFile = NullIfEmpty(section["Tls:CertificateFile"]);
+        options.TlsKeyFile = NullIfEmpty(section["Tls:KeyFile"]);
+        options.TlsCaFile = NullIfEmpty(section["Tls:CaFile"]);
         options.Gateway = NullIfEmpty(section[nameof(Gateway)]);
         options.ClusterId = NullIfEmpty(section[nameof(ClusterId)]) ?? options.ClusterId;
         options.ServiceId = NullIfEmpty(section[nameof(ServiceId)]) ?? options.ServiceId;
         return options;
     }
 
-    /// <summary>Every broken rule; fields are named as the command-line options (<c>redis</c>, <c>gateway</c>, <c>cluster-id</c>, <c>service-id</c>).</summary>
+    /// <summary>Every broken rule; fields are named as the command-line options (<c>redis</c>, <c>gateway</c>,
+    /// <c>cluster-id</c>, <c>service-id</c>, <c>tls-cert</c>, <c>tls-key</c>, <c>tls-ca</c>). The TLS files are loaded
+    /// and checked here (the certificate must chain to the CA and be valid for TLS client use).</summary>
     public IReadOnlyList<ValidationError> Validate()
     {
         var errors = new List<ValidationError>();
@@ -66,6 +105,19 @@ public sealed class DiffusionClientOptions
             errors.Add(new("gateway", $"must be host:port with a port between 1 and 65535, got '{Gateway}'"));
         if (string.IsNullOrWhiteSpace(ClusterId)) errors.Add(new("cluster-id", "must not be empty"));
         if (string.IsNullOrWhiteSpace(ServiceId)) errors.Add(new("service-id", "must not be empty"));
+        if (TlsEnabled)
+        {
+            ClusterTls.Check(TlsCertificateFile, TlsKeyFile, TlsCaFile, (file, message) => errors.Add(new(file switch
+            {
+                TlsFile.Certificate => "tls-cert",
+                TlsFile.Key => "tls-key",
+                _ => "tls-ca",
+            }, message)), ClusterTls.ClientAuthentication);
+        }
+        else if (!string.IsNullOrWhiteSpace(TlsKeyFile) || !string.IsNullOrWhiteSpace(TlsCaFile))
+        {
+            errors.Add(new("tls-cert", "required when a TLS key or CA file is given (TLS is on when the certificate is set)"));
+        }
         return errors;
     }
 
@@ -74,6 +126,9 @@ public sealed class DiffusionClientOptions
     {
         var configuration = ConfigurationOptions.Parse(Redis!);
         configuration.AbortOnConnectFail = false;
+        if (!string.IsNullOrEmpty(RedisUser)) configuration.User = RedisUser;
+        if (!string.IsNullOrEmpty(RedisPassword)) configuration.Password = RedisPassword;
+        if (RedisTls) configuration.Ssl = true;
         return configuration;
     }
 

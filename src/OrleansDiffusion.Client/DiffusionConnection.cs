@@ -44,6 +44,12 @@ public sealed class DiffusionConnection : IAsyncDisposable
             o.Gateway = options.Gateway;
             o.ClusterId = options.ClusterId;
             o.ServiceId = options.ServiceId;
+            o.RedisUser = options.RedisUser;
+            o.RedisPassword = options.RedisPassword;
+            o.RedisTls = options.RedisTls;
+            o.TlsCertificateFile = options.TlsCertificateFile;
+            o.TlsKeyFile = options.TlsKeyFile;
+            o.TlsCaFile = options.TlsCaFile;
         });
         configureLogging?.Invoke(builder.Logging);
         // The caller owns the process: no console lifetime taking over Ctrl+C / SIGTERM.

@@ -50,6 +50,7 @@ public static class DiffusionHostingExtensions
             silo.AddMemoryGrainStorage(StorageNames.Jobs);
             silo.UseInMemoryReminderService();
         }
+        if (options.Tls.Enabled) silo.UseDiffusionTls(options.Tls);
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
         silo.AddIncomingGrainCallFilter<ClusterInternalCallFilter>();

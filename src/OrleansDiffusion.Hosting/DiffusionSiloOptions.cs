@@ -59,6 +59,12 @@ public sealed class DiffusionSiloOptions
 
     public string? SiloName { get; set; }
 
+    /// <summary>Mutual TLS silo↔silo and client↔gateway (section <c>Tls</c>); off unless its certificate file is set.</summary>
+    public DiffusionTlsOptions Tls { get; set; } = new();
+
+    /// <summary>A file holding the bearer token <c>/metrics</c> then asks for; empty: <c>/metrics</c> is open.</summary>
+    public string? MetricsTokenFile { get; set; }
+
     public string OutputDirectory { get; set; } = "outputs";
 
     /// <summary>Job checkpoints (default: <c>.checkpoints</c> under <see cref="OutputDirectory"/>).</summary>

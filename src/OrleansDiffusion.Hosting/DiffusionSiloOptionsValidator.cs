@@ -36,6 +36,8 @@ public sealed class DiffusionSiloOptionsValidator : IValidateOptions<DiffusionSi
         if (options.ResponseTimeout < TimeSpan.FromMilliseconds(300)) Fail("ResponseTimeout", "must be at least 0.3 s");
         if (options.ResumeCheckPeriod < TimeSpan.FromSeconds(1)) Fail("ResumeCheckPeriod", "must be at least 1 s");
         if (options.RedisPassword is not null && string.IsNullOrWhiteSpace(options.Redis)) Fail("RedisPassword", "set without Redis");
+        SiloTls.Validate(options.Tls, Fail);
+        MetricsToken.Validate(options.MetricsTokenFile, Fail);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

@@ -44,13 +44,15 @@ public static class DiffusionWebExtensions
         _ => string.IsNullOrWhiteSpace(options.Redis) ? "127.0.0.1" : "0.0.0.0",
     };
 
-    /// <summary>/health/startup, /health/ready, /health/live (this process only) and /metrics.</summary>
+    /// <summary>/health/startup, /health/ready, /health/live (this process only, always open) and /metrics (behind the
+    /// bearer token of <see cref="DiffusionSiloOptions.MetricsTokenFile"/> when set).</summary>
     public static IEndpointRouteBuilder MapOrleansDiffusionEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapHealthChecks("/health/startup", new HealthCheckOptions { Predicate = c => c.Tags.Contains(StartupTag) });
         endpoints.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag) });
         endpoints.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
-        endpoints.MapPrometheusScrapingEndpoint();
+        var metricsToken = endpoints.ServiceProvider.GetService<Microsoft.Extensions.Options.IOptions<DiffusionSiloOptions>>()?.Value.MetricsTokenFile;
+        endpoints.MapPrometheusScrapingEndpoint(null, null, MetricsToken.Guard(metricsToken), null);
         return endpoints;
     }
 }

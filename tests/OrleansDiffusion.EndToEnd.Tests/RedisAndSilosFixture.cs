@@ -13,6 +13,7 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
 {
     private readonly int _workers = 1;
     private readonly int _coordinators = 1;
+    private readonly ClusterSettings _settings = new();
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
     private readonly List<ChildProcess> _processes = [];
@@ -26,6 +27,12 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
 
     /// <summary>A cluster of its own, for tests that kill silos.</summary>
     internal RedisAndSilosFixture(int workers, int coordinators) => (_workers, _coordinators) = (workers, coordinators);
+
+    /// <summary>A cluster of its own with extra settings (Redis arguments, silo environment).</summary>
+    internal RedisAndSilosFixture(ClusterSettings settings) => (_workers, _coordinators, _settings) = (settings.Workers, settings.Coordinators, settings);
+
+    /// <summary>Every silo started, in order, with its ports.</summary>
+    internal List<StartedSilo> Silos { get; } = [];
 
     public string Folder { get; } = Directory.CreateTempSubdirectory("odiff-e2e-").FullName;
     public string OutputDirectory => Path.Combine(Folder, "outputs");
@@ -91,7 +98,8 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
     private async Task StartRedisAsync(string redisServer, string redisFolder)
     {
         _redis = Track(ChildProcess.Start("redis-server", redisServer,
-            ["--port", RedisPort.ToString(), "--bind", "127.0.0.1", "--appendonly", "yes", "--dir", redisFolder, "--save", "", "--daemonize", "no"]));
+            ["--port", RedisPort.ToString(), "--bind", "127.0.0.1", "--appendonly", "yes", "--dir", redisFolder, "--save", "", "--daemonize", "no",
+                .. _settings.RedisArguments]));
         await WaitUntilAsync(_redis, () => PingRedisAsync(RedisPort), "redis-server answers PING");
     }
 
@@ -118,17 +126,35 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
         Silo(siloName).Kill();
     }
 
-    private ChildProcess StartSilo(string role, int httpPort, int gatewayPort, int index)
+    /// <summary>Starts one more silo of <paramref name="role"/> named <paramref name="name"/>, with its own ports and the
+    /// cluster's environment (<see cref="ClusterSettings.SiloEnvironment"/> included) changed by <paramref name="change"/>
+    /// (a null value removes a variable). It is not waited for.</summary>
+    internal StartedSilo StartExtraSilo(string role, string name, Action<Dictionary<string, string?>> change)
     {
-        var name = index == 0 ? $"e2e-{role.ToLowerInvariant()}" : $"e2e-{role.ToLowerInvariant()}-{index}";
-        var environment = new Dictionary<string, string>
+        var http = NextPort();
+        StartSilo(role, http, role == "Worker" ? 0 : NextPort(), 0, name, change);
+        return Silos[^1];
+    }
+
+    /// <summary>Whether /health/ready of the silo on <paramref name="httpPort"/> answers 200 now.</summary>
+    internal static async Task<bool> IsReadyAsync(int httpPort)
+    {
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        return await IsReadyAsync(client, httpPort);
+    }
+
+    private ChildProcess StartSilo(string role, int httpPort, int gatewayPort, int index, string? siloName = null, Action<Dictionary<string, string?>>? change = null)
+    {
+        var name = siloName ?? (index == 0 ? $"e2e-{role.ToLowerInvariant()}" : $"e2e-{role.ToLowerInvariant()}-{index}");
+        var siloPort = NextPort();
+        var environment = new Dictionary<string, string?>
         {
             ["OrleansDiffusion__Role"] = role,
             ["OrleansDiffusion__Devices"] = "cpu",
             ["OrleansDiffusion__Redis"] = Redis,
             ["OrleansDiffusion__ClusterId"] = ClusterId,
             ["OrleansDiffusion__ServiceId"] = "odiff",
-            ["OrleansDiffusion__SiloPort"] = NextPort().ToString(),
+            ["OrleansDiffusion__SiloPort"] = siloPort.ToString(),
             ["OrleansDiffusion__GatewayPort"] = gatewayPort.ToString(),
             ["OrleansDiffusion__HttpPort"] = httpPort.ToString(),
             ["OrleansDiffusion__AdvertisedAddress"] = "127.0.0.1",
@@ -138,8 +164,12 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
             ["DOTNET_ENVIRONMENT"] = "Production",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
         };
-        var process = Track(ChildProcess.Start($"silo {name}", "dotnet", [BuiltPrograms.Silo], environment, Folder));
+        foreach (var (key, value) in _settings.SiloEnvironment?.Invoke(role, index) ?? new Dictionary<string, string>()) environment[key] = value;
+        change?.Invoke(environment);
+        var variables = environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!);
+        var process = Track(ChildProcess.Start($"silo {name}", "dotnet", [BuiltPrograms.Silo], variables, Folder));
         _silos[name] = process;
+        Silos.Add(new StartedSilo(name, role, process, siloPort, gatewayPort, httpPort));
         return process;
     }
 
@@ -196,7 +226,9 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
             await stream.WriteAsync("PING\r\n"u8.ToArray(), timeout.Token);
             var buffer = new byte[16];
             var read = await stream.ReadAsync(buffer, timeout.Token);
-            return Encoding.ASCII.GetString(buffer, 0, read).StartsWith("+PONG", StringComparison.Ordinal);
+            // With requirepass, an unauthenticated PING is answered "-NOAUTH ...": the server is up all the same.
+            var answer = Encoding.ASCII.GetString(buffer, 0, read);
+            return answer.StartsWith("+PONG", StringComparison.Ordinal) || answer.StartsWith("-NOAUTH", StringComparison.Ordinal);
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
         {
@@ -204,6 +236,22 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
         }
     }
 }
+
+/// <summary>Optional settings of a <see cref="RedisAndSilosFixture"/> of its own.</summary>
+internal sealed record ClusterSettings
+{
+    public int Workers { get; init; } = 1;
+    public int Coordinators { get; init; } = 1;
+
+    /// <summary>Appended to redis-server's command line (e.g. <c>--requirepass</c>).</summary>
+    public IReadOnlyList<string> RedisArguments { get; init; } = [];
+
+    /// <summary>Extra environment of the silo with this role ("Worker" or "Coordinator") and index; wins over the defaults.</summary>
+    public Func<string, int, IReadOnlyDictionary<string, string>>? SiloEnvironment { get; init; }
+}
+
+/// <summary>A silo process the fixture started, with the ports it was given (gateway 0: none).</summary>
+internal sealed record StartedSilo(string Name, string Role, ChildProcess Process, int SiloPort, int GatewayPort, int HttpPort);
 
 [CollectionDefinition(Name)]
 public sealed class MultiProcessCluster : ICollectionFixture<RedisAndSilosFixture>
