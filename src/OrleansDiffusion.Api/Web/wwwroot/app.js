@@ -110,10 +110,18 @@ function openResult(jobId) {
   viewer = OpenSeadragon({
     id: "viewer", tileSources: base + "/dzi", showNavigationControl: false, crossOriginPolicy: false,
     loadTilesWithAjax: true, ajaxHeaders: headers(), maxZoomPixelRatio: 4,
+    // The 2D canvas drawer: no GPU needed, and no seams between the pyramid's tiles (its Overlap is 0) at fractional zooms.
+    drawer: "canvas",
   });
   window.odiffViewer = viewer;
-  $("viewer").dataset.tilesLoaded = "0";
-  viewer.addHandler("tile-loaded", () => { $("viewer").dataset.tilesLoaded = String(Number($("viewer").dataset.tilesLoaded) + 1); });
+  // How many tiles arrived and the deepest pyramid level among them (what zooming in changes).
+  const view = $("viewer");
+  view.dataset.tilesLoaded = "0";
+  view.dataset.maxLevel = "-1";
+  viewer.addHandler("tile-loaded", (e) => {
+    view.dataset.tilesLoaded = String(Number(view.dataset.tilesLoaded) + 1);
+    view.dataset.maxLevel = String(Math.max(Number(view.dataset.maxLevel), e.tile.level));
+  });
   viewer.addHandler("open", () => { $("viewer").dataset.opened = jobId; $("zoom-in").disabled = false; $("zoom-out").disabled = false; });
   $("download").href = base + "/image";
   $("download").hidden = !!keyInput.value;
