@@ -11,7 +11,7 @@ namespace OrleansDiffusion.Cli;
 /// a job that failed or was cancelled).</summary>
 internal static class ClusterCommands
 {
-    public static IEnumerable<Command> Create() => [Submit(), Watch(), Cancel(), Fetch(), Jobs()];
+    public static IEnumerable<Command> Create() => [Submit(), Watch(), Cancel(), Fetch(), Jobs(), Models()];
 
     private static Command Submit()
     {
@@ -148,6 +148,28 @@ internal static class ClusterCommands
             {
                 var jobs = await client.ListJobsAsync(parsed.GetValue(max), stop);
                 Console.Out.WriteLine(parsed.GetValue(json) ? JobStatusOutput.ToJson(jobs) : JobStatusOutput.Table(jobs));
+                return ExitCodes.Success;
+            }, cancellation);
+        });
+        return command;
+    }
+
+    private static Command Models()
+    {
+        var connection = new ClusterConnectionOptions();
+        var json = new Option<bool>("--json") { Description = "Print the models as one JSON array on stdout." };
+        var command = new Command("models", "List the models in the cluster's model store (name, family, parameters, dtypes, silos).");
+        connection.AddTo(command);
+        command.Options.Add(json);
+        command.SetAction(async (parsed, cancellation) =>
+        {
+            var errors = new List<ValidationError>();
+            var options = Collect(errors, () => connection.ToClientOptions(parsed));
+            if (errors.Count > 0) throw new InvalidJobException(errors);
+            return await WithClusterAsync(parsed, options!, connection.Timeout(parsed), async (client, stop) =>
+            {
+                var models = await client.ListModelsAsync(stop);
+                Console.Out.WriteLine(parsed.GetValue(json) ? ModelListOutput.ToJson(models) : ModelListOutput.Table(models));
                 return ExitCodes.Success;
             }, cancellation);
         });

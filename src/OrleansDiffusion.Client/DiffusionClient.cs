@@ -111,7 +111,7 @@ public sealed class DiffusionClient
     }
 
     /// <summary>The coordinator's silo went away mid-watch: the job resumes elsewhere, so ask again.</summary>
-    private static bool IsReconnectable(Exception e) => e is SiloUnavailableException or OrleansMessageRejectionException
+    private static bool IsReconnectable(Exception e) => e is SiloUnavailableException or OrleansMessageRejectionException or EnumerationAbortedException
         or TimeoutException or Orleans.Runtime.Messaging.ConnectionFailedException or OrleansException;
 
     /// <summary>The job's current status, or null when the cluster knows no job with this id.</summary>
@@ -150,6 +150,10 @@ public sealed class DiffusionClient
         }
         return new JobResultStream(coordinator, ResultChunkBytes);
     }
+
+    /// <summary>The models in the cluster's model store: name, family, parameter count, dtypes and which silos have them.</summary>
+    public Task<IReadOnlyList<ClusterModel>> ListModelsAsync(CancellationToken cancellationToken = default) =>
+        _cluster.GetGrain<IModelCatalogGrain>(0).ListAsync().WaitAsync(cancellationToken);
 
     /// <summary>The cluster's jobs, newest first as the job registry orders them, at most <paramref name="max"/>.</summary>
     public async Task<IReadOnlyList<JobStatus>> ListJobsAsync(int max = 100, CancellationToken cancellationToken = default)

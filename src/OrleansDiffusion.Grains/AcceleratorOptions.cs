@@ -11,4 +11,7 @@ public sealed class AcceleratorOptions
 
     /// <summary>Keep Stable Diffusion weights in fp16 on GPU devices (halves their memory; CPUs stay fp32).</summary>
     public bool HalfPrecision { get; set; }
+
+    /// <summary>Bytes of loaded models each device keeps; least recently used models without a job go beyond it.</summary>
+    public long ModelCacheBytes { get; set; } = 16L << 30;
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion.StableDiffusion;
 
 namespace OrleansDiffusion.Grains;
 
@@ -18,9 +19,13 @@ public sealed class DeviceExecutorPool : IDisposable
         _half = accelerator.HalfPrecision;
         _models = store.Value.ModelsDirectory;
         Executors = accelerator.Devices.Select(d => new DeviceExecutor(d, accelerator.MaxBatch)).ToArray();
+        ModelCaches = Executors.ToDictionary(e => e.Name, _ => new ModelCache(accelerator.ModelCacheBytes));
     }
 
     public IReadOnlyList<DeviceExecutor> Executors { get; }
+
+    /// <summary>Each device's cache of loaded models, shared by all jobs on the device.</summary>
+    public IReadOnlyDictionary<string, ModelCache> ModelCaches { get; }
 
     internal DeviceExecutor Assign(string jobKey)
     {
@@ -40,7 +45,7 @@ public sealed class DeviceExecutorPool : IDisposable
         {
             if (!_contexts.TryGetValue((executor.Name, jobKey), out var context))
             {
-                context = Task.Run(() => JobDeviceContext.Create(assignment, executor.Device, _half, _models));
+                context = Task.Run(() => JobDeviceContext.CreateAsync(assignment, executor.Device, _half, _models, ModelCaches[executor.Name]));
                 _contexts[(executor.Name, jobKey)] = context;
             }
             return context;
@@ -69,5 +74,6 @@ public sealed class DeviceExecutorPool : IDisposable
     {
         foreach (var executor in Executors) executor.Dispose();
         foreach (var context in _contexts.Values.Where(c => c.IsCompletedSuccessfully)) context.Result.Dispose();
+        foreach (var cache in ModelCaches.Values) cache.Dispose();
     }
 }

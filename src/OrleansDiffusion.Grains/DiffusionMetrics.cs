@@ -22,6 +22,8 @@ public static class MetricNames
     public const string JobRecoveries = "odiff.job.recoveries";
     public const string CheckpointDuration = "odiff.checkpoint.duration";
     public const string CheckpointBytes = "odiff.checkpoint.bytes";
+    public const string ModelLoads = "odiff.model.loads";
+    public const string ModelCacheBytes = "odiff.model.cache.bytes";
 }
 
 /// <summary>Why a job recovered (the <c>reason</c> label of <see cref="MetricNames.JobRecoveries"/>).</summary>
@@ -80,6 +82,10 @@ public sealed class DiffusionMetrics : IDisposable
                 new Measurement<int>(e.QueueLength, Tag("silo", silo), Tag("device", e.Name))), "{request}", "Requests waiting for the device");
             _meter.CreateObservableGauge(MetricNames.DeviceMemory, () => devices.Executors.Select(e =>
                 new Measurement<long>(DeviceMemory(e), Tag("silo", silo), Tag("device", e.Name))), "By", "Device memory in use");
+            _meter.CreateObservableCounter(MetricNames.ModelLoads, () => devices.ModelCaches.Select(c =>
+                new Measurement<long>(c.Value.Loads, Tag("silo", silo), Tag("device", c.Key))), "{load}", "Models loaded onto a device");
+            _meter.CreateObservableGauge(MetricNames.ModelCacheBytes, () => devices.ModelCaches.Select(c =>
+                new Measurement<long>(c.Value.CachedBytes, Tag("silo", silo), Tag("device", c.Key))), "By", "Bytes of models loaded on a device");
             foreach (var executor in devices.Executors)
                 executor.ForwardPassCompleted += (e, batch, _) =>
                 {

@@ -51,6 +51,7 @@ public static class DiffusionHostingExtensions
             silo.UseInMemoryReminderService();
         }
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+        silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
         silo.AddIncomingGrainCallFilter<ClusterInternalCallFilter>();
         silo.Services.AddOrleansDiffusion(options);
         return silo;
@@ -68,6 +69,7 @@ public static class DiffusionHostingExtensions
             o.Devices.Clear();
             foreach (var device in options.DeviceList) o.Devices.Add(device);
             o.HalfPrecision = options.HalfPrecision;
+            o.ModelCacheBytes = options.ModelCacheBytes;
         });
         services.Configure<OutputStoreOptions>(o =>
         {
@@ -80,6 +82,7 @@ public static class DiffusionHostingExtensions
             o.CheckpointEvery = options.CheckpointEvery;
             o.MaxQueuedJobs = options.MaxQueuedJobs;
             o.ResumeCheckPeriod = options.ResumeCheckPeriod;
+            o.TileCallWait = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(10).Ticks, options.ResponseTimeout.Ticks / 3));
         });
         services.AddSingleton<OutputStore>();
         services.AddSingleton<CheckpointStore>();

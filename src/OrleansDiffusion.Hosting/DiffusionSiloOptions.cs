@@ -76,8 +76,15 @@ public sealed class DiffusionSiloOptions
     /// <summary>libtorch intra-op threads of this process; 0: the CPU quota (cgroup limit, else the processor count).</summary>
     public int IntraOpThreads { get; set; }
 
+    /// <summary>Bytes of loaded models each device keeps cached for later jobs (least recently used go first).</summary>
+    public long ModelCacheBytes { get; set; } = 16L << 30;
+
     /// <summary>Keep Stable Diffusion weights in fp16 on GPU devices.</summary>
     public bool HalfPrecision { get; set; }
+
+    /// <summary>Orleans' response timeout for every grain call. No call waits on long work: tile calls wait at most a
+    /// third of it (and at most 10 s) and are repeated, so a step may take any time.</summary>
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Period of the reminder that resumes a job whose coordinator was lost.</summary>
     public TimeSpan ResumeCheckPeriod { get; set; } = TimeSpan.FromMinutes(1);

@@ -101,6 +101,15 @@ internal sealed class ChildProcess : IDisposable
         _process.Dispose();
     }
 
+    /// <summary>SIGTERM (a graceful stop, as Kubernetes sends it) to the process; returns at once.</summary>
+    public void Terminate()
+    {
+        if (!_process.HasExited && SendSignal(_process.Id, 15) != 0) throw new InvalidOperationException($"kill -TERM {_process.Id} failed");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
+
     /// <summary>SIGKILL (kill -9) to the process and its children, and wait for it to be gone.</summary>
     public void Kill()
     {

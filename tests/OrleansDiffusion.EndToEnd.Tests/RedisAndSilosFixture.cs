@@ -48,9 +48,7 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
             ?? throw new InvalidOperationException("redis-server is not installed; tests/run.sh installs it (apt-get install redis-server).");
         var redisFolder = Directory.CreateDirectory(Path.Combine(Folder, "redis")).FullName;
         Directory.CreateDirectory(OutputDirectory);
-        var redis = Track(ChildProcess.Start("redis-server", redisServer,
-            ["--port", RedisPort.ToString(), "--bind", "127.0.0.1", "--appendonly", "yes", "--dir", redisFolder, "--save", "", "--daemonize", "no"]));
-        await WaitUntilAsync(redis, () => PingRedisAsync(RedisPort), "redis-server answers PING");
+        await StartRedisAsync(redisServer, redisFolder);
 
         var workerHttp = WorkerHttpPort = NextPort();
         var coordinatorHttp = CoordinatorHttpPort = NextPort();
@@ -88,11 +86,36 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
         return Task.CompletedTask;
     }
 
+    private ChildProcess? _redis;
+
+    private async Task StartRedisAsync(string redisServer, string redisFolder)
+    {
+        _redis = Track(ChildProcess.Start("redis-server", redisServer,
+            ["--port", RedisPort.ToString(), "--bind", "127.0.0.1", "--appendonly", "yes", "--dir", redisFolder, "--save", "", "--daemonize", "no"]));
+        await WaitUntilAsync(_redis, () => PingRedisAsync(RedisPort), "redis-server answers PING");
+    }
+
+    /// <summary>Stops Redis (SIGTERM: it flushes its AOF), waits for it to exit, and starts it again on the same port and folder.</summary>
+    public async Task RestartRedisAsync()
+    {
+        _redis!.Terminate();
+        await _redis.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        await StartRedisAsync(BuiltPrograms.FindExecutable("redis-server")!, Path.Combine(Folder, "redis"));
+    }
+
+    /// <summary>SIGTERM to the silo named <paramref name="siloName"/>: a graceful drain.</summary>
+    public void Terminate(string siloName) => Silo(siloName).Terminate();
+
+    /// <summary>Waits until the silo's process has exited.</summary>
+    public Task WaitForExitAsync(string siloName, TimeSpan timeout) => Silo(siloName).WaitForExitAsync(timeout);
+
+    private ChildProcess Silo(string siloName) =>
+        _silos.TryGetValue(siloName, out var silo) ? silo : throw new ArgumentException($"no silo '{siloName}' (have {string.Join(", ", _silos.Keys)})");
+
     /// <summary>kill -9 of the silo named <paramref name="siloName"/> (as silos report it, e.g. in tile placements).</summary>
     public void Kill(string siloName)
     {
-        if (!_silos.TryGetValue(siloName, out var silo)) throw new ArgumentException($"no silo '{siloName}' (have {string.Join(", ", _silos.Keys)})");
-        silo.Kill();
+        Silo(siloName).Kill();
     }
 
     private ChildProcess StartSilo(string role, int httpPort, int gatewayPort, int index)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Imaging;
 using OrleansDiffusion.Diffusion.StableDiffusion;
@@ -44,5 +45,30 @@ public class StableDiffusionClusterTests
         var error = await Assert.ThrowsAsync<InvalidJobException>(() => coordinator.SubmitAsync(ClusterJobs.Spec() with { Model = model }));
         Assert.Contains(error.Errors, e => e.Field == "model");
         Assert.Null(await coordinator.GetStatusAsync());
+    }
+
+    [Fact]
+    public async Task Three_jobs_load_the_model_once_per_device_and_the_catalog_lists_it_on_every_silo()
+    {
+        using var outputs = new TempDirectory();
+        var models = Directory.CreateDirectory(Path.Combine(outputs.Path, "models")).FullName;
+        TinyModel.Write(Path.Combine(models, "tiny-sd"), seed: 3);
+        await using var cluster = await EmbeddedCluster.StartAsync([SiloRole.Coordinator, SiloRole.Worker], outputs.Path, o => o.ModelsDirectory = models);
+        var spec = new JobSpec { Prompt = "a cat", Model = "tiny-sd", Width = 64, Height = 64, Tile = 32, Overlap = 8, Steps = 2, Sync = SyncMode.Average };
+        var jobs = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => ClusterJobs.RunAsync(cluster, spec with { Seed = i, Prompt = $"a cat {i}" })));
+
+        Assert.All(jobs, j => Assert.True(j.State == JobState.Completed, j.Error));
+        var pool = cluster.Silos[1].Services.GetRequiredService<DeviceExecutorPool>();
+        var cache = Assert.Single(pool.ModelCaches).Value;
+        Assert.Equal(1, cache.Loads);
+        Assert.True(cache.CachedBytes > 0);
+
+        var listed = await cluster.Client.GetGrain<IModelCatalogGrain>(0).ListAsync();
+        var model = Assert.Single(listed);
+        Assert.Equal("tiny-sd", model.Name);
+        Assert.Null(model.Error);
+        Assert.NotEmpty(model.Family);
+        Assert.True(model.Parameters > 0);
+        Assert.Equal(["silo0", "silo1"], model.Silos);
     }
 }
