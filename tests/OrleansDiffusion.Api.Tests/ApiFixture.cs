@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Client;
+using OrleansDiffusion.Diffusion.StableDiffusion;
 using OrleansDiffusion.Hosting;
 
 namespace OrleansDiffusion.Api.Tests;
@@ -36,10 +37,22 @@ public class ApiFixture : IAsyncLifetime
     /// <summary>The cluster's admission bound (jobs queued or running at once); null keeps the silo's default.</summary>
     protected virtual int? MaxQueuedJobs => null;
 
+    /// <summary>The silo's model store: a tiny random Stable Diffusion folder and one that does not open.</summary>
+    public string ModelsDirectory => Path.Combine(Root, "models");
+
+    public const string TinyModelName = "tiny-sd";
+    public const string BrokenModelName = "broken";
+
     public async Task InitializeAsync()
     {
-        Cluster = await EmbeddedCluster.StartAsync([SiloRole.All], Path.Combine(Root, "outputs"),
-            configure: MaxQueuedJobs is { } max ? o => o.MaxQueuedJobs = max : null);
+        TinyModel.Write(Path.Combine(ModelsDirectory, TinyModelName), seed: 7);
+        Directory.CreateDirectory(Path.Combine(ModelsDirectory, BrokenModelName));
+        await File.WriteAllTextAsync(Path.Combine(ModelsDirectory, BrokenModelName, "model_index.json"), "{}");
+        Cluster = await EmbeddedCluster.StartAsync([SiloRole.All], Path.Combine(Root, "outputs"), configure: o =>
+        {
+            o.ModelsDirectory = ModelsDirectory;
+            if (MaxQueuedJobs is { } max) o.MaxQueuedJobs = max;
+        });
         Sdk = new DiffusionClient(Cluster.Client);
         var keys = Path.Combine(Root, "keys.txt");
         await File.WriteAllTextAsync(keys, $"# API keys\n{Key}\nanother-key\n");
