@@ -20,26 +20,14 @@ public sealed class BrowserTests(ApiFixture fixture, ITestOutputHelper output) :
         var js = (IJavaScriptExecutor)driver;
 
         driver.Navigate().GoToUrl(new Uri(fixture.OpenBase, "ui/"));
-        void Set(string id, string value)
-        {
-            var input = driver.FindElement(By.Id(id));
-            input.Clear();
-            input.SendKeys(value);
-        }
-        Set("prompt", "terrain");
         // 1280×960 in a viewer 420 px high: the home view needs only the pyramid's coarser levels.
-        Set("width", "1280");
-        Set("height", "960");
-        Set("tile", "288");
-        Set("overlap", "32");
-        Set("steps", "4");
-        Set("seed", "42");
-        driver.FindElement(By.XPath("//select[@id='sync']/option[text()='gaussian']")).Click();
-        driver.FindElement(By.Id("submit")).Click();
-
+        Submit(driver, width: 1280, height: 960, tile: 288);
         // The preview and the tile grid follow the events: a preview of a step before the last, then the final one.
         Until(driver, "a preview of step 1 or later", d => d.FindElement(By.Id("preview")).GetDomAttribute("data-step") is { } step && int.Parse(step, CultureInfo.InvariantCulture) >= 1);
         Until(driver, "the job to complete", d => d.FindElement(By.Id("progress-text")).GetDomAttribute("data-state") == "completed");
+        // The page followed the job from before its end: its first event was not the final one, and the grid was redrawn.
+        Assert.NotEqual("completed", driver.FindElement(By.Id("progress-text")).GetDomAttribute("data-first-state"));
+        Assert.True(int.Parse(driver.FindElement(By.Id("tile-grid")).GetDomAttribute("data-updates")!, CultureInfo.InvariantCulture) >= 2);
         var tiles = driver.FindElements(By.CssSelector("#tile-grid .tile"));
         Assert.Equal(20, tiles.Count);
         Assert.All(tiles, t =>
@@ -79,6 +67,59 @@ public sealed class BrowserTests(ApiFixture fixture, ITestOutputHelper output) :
         ((ITakesScreenshot)driver).GetScreenshot().SaveAsFile(path);
         output.WriteLine($"screenshot: {path}");
         Assert.True(new FileInfo(path).Length > 1000);
+    }
+
+    [Fact]
+    public void With_api_keys_the_page_sends_the_key_on_every_request_the_viewer_s_tiles_included()
+    {
+        using var driver = StartChromium();
+        var js = (IJavaScriptExecutor)driver;
+        driver.Navigate().GoToUrl(new Uri(fixture.Http.BaseAddress!, "ui/"));
+
+        // Without a key the submit is refused and the page says so.
+        Submit(driver, width: 128, height: 96, tile: 64);
+        Until(driver, "the refusal to show", d => d.FindElement(By.Id("submit-error")).Text.Contains("Unauthorized", StringComparison.Ordinal));
+        Assert.Empty(driver.FindElements(By.CssSelector("#jobs tbody tr")));
+
+        driver.FindElement(By.Id("api-key")).SendKeys(ApiFixture.Key + Keys.Tab);
+        driver.FindElement(By.Id("submit")).Click();
+        Until(driver, "the job to complete", d => d.FindElement(By.Id("progress-text")).GetDomAttribute("data-state") == "completed");
+        var jobId = driver.FindElement(By.Id("progress-job")).Text;
+        Assert.Equal("", driver.FindElement(By.Id("submit-error")).Text);
+        Until(driver, "the viewer to open the result", d => d.FindElement(By.Id("viewer")).GetDomAttribute("data-opened") == jobId);
+        Until(driver, "the home view to be drawn", _ => (bool)js.ExecuteScript("return window.odiffViewer.world.getItemAt(0).getFullyLoaded();")!);
+
+        // Every request after the key was entered succeeded: the events, the job list, the descriptor and its tiles.
+        var requests = ((IEnumerable<object>)js.ExecuteScript(
+            "return performance.getEntriesByType('resource').filter(e => e.name.includes('/v1/jobs/" + jobId + "')).map(e => e.responseStatus + ' ' + new URL(e.name).pathname);")!)
+            .Cast<string>().ToList();
+        Assert.Contains($"200 /v1/jobs/{jobId}/events", requests);
+        Assert.Contains($"200 /v1/jobs/{jobId}/dzi", requests);
+        var tiles = requests.Where(r => r.Contains("/dzi_files/", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(tiles);
+        Assert.All(tiles, r => Assert.StartsWith("200 ", r, StringComparison.Ordinal));
+        Assert.True(int.Parse(driver.FindElement(By.Id("viewer")).GetDomAttribute("data-tiles-loaded")!, CultureInfo.InvariantCulture) >= tiles.Count);
+        Until(driver, "the job in the job list", d => d.FindElements(By.CssSelector($"#jobs tr[data-job-id='{jobId}']")).Count == 1);
+    }
+
+    /// <summary>Fills the page's form (terrain, gaussian, 4 steps) and presses Generate.</summary>
+    private static void Submit(IWebDriver driver, int width, int height, int tile)
+    {
+        void Set(string id, string value)
+        {
+            var input = driver.FindElement(By.Id(id));
+            input.Clear();
+            input.SendKeys(value);
+        }
+        Set("prompt", "terrain");
+        Set("width", width.ToString(CultureInfo.InvariantCulture));
+        Set("height", height.ToString(CultureInfo.InvariantCulture));
+        Set("tile", tile.ToString(CultureInfo.InvariantCulture));
+        Set("overlap", "32");
+        Set("steps", "4");
+        Set("seed", "42");
+        driver.FindElement(By.XPath("//select[@id='sync']/option[text()='gaussian']")).Click();
+        driver.FindElement(By.Id("submit")).Click();
     }
 
     private ChromeDriver StartChromium()
