@@ -18,6 +18,9 @@ setup_failed() {
 }
 # npm installs the web page's viewer library (OpenSeadragon, pinned) when the API project builds.
 command -v npm >/dev/null || need_packages+=(npm)
+# The web page's browser test drives Debian's headless Chromium through chromedriver.
+[[ -x /usr/bin/chromium ]] || need_packages+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || need_packages+=(chromium-driver)
 if ((${#need_packages[@]})); then
   sudo=(); [[ $(id -u) -eq 0 ]] || sudo=(sudo)
   # Another apt/dpkg (unattended upgrades, a parallel job) may hold the lock: wait for it instead of failing at once.

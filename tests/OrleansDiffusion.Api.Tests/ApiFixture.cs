@@ -8,12 +8,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Client;
+using OrleansDiffusion.Diffusion.StableDiffusion;
 using OrleansDiffusion.Hosting;
 
 namespace OrleansDiffusion.Api.Tests;
 
 /// <summary>One embedded silo (every role) and two real Kestrel servers over it on 127.0.0.1: one requiring API keys, one open.</summary>
-public sealed class ApiFixture : IAsyncLifetime
+public class ApiFixture : IAsyncLifetime
 {
     public const string Key = "test-key-7b1d0c";
     public const int DeepZoomTileSize = 64;
@@ -33,9 +34,25 @@ public sealed class ApiFixture : IAsyncLifetime
     /// <summary>The open API (no keys file), as the web page test uses it.</summary>
     public Uri OpenBase { get; private set; } = null!;
 
+    /// <summary>The cluster's admission bound (jobs queued or running at once); null keeps the silo's default.</summary>
+    protected virtual int? MaxQueuedJobs => null;
+
+    /// <summary>The silo's model store: a tiny random Stable Diffusion folder and one that does not open.</summary>
+    public string ModelsDirectory => Path.Combine(Root, "models");
+
+    public const string TinyModelName = "tiny-sd";
+    public const string BrokenModelName = "broken";
+
     public async Task InitializeAsync()
     {
-        Cluster = await EmbeddedCluster.StartAsync([SiloRole.All], Path.Combine(Root, "outputs"));
+        TinyModel.Write(Path.Combine(ModelsDirectory, TinyModelName), seed: 7);
+        Directory.CreateDirectory(Path.Combine(ModelsDirectory, BrokenModelName));
+        await File.WriteAllTextAsync(Path.Combine(ModelsDirectory, BrokenModelName, "model_index.json"), "{}");
+        Cluster = await EmbeddedCluster.StartAsync([SiloRole.All], Path.Combine(Root, "outputs"), configure: o =>
+        {
+            o.ModelsDirectory = ModelsDirectory;
+            if (MaxQueuedJobs is { } max) o.MaxQueuedJobs = max;
+        });
         Sdk = new DiffusionClient(Cluster.Client);
         var keys = Path.Combine(Root, "keys.txt");
         await File.WriteAllTextAsync(keys, $"# API keys\n{Key}\nanother-key\n");
@@ -110,4 +127,30 @@ public sealed class ApiFixture : IAsyncLifetime
 public sealed class ApiCollection : ICollectionFixture<ApiFixture>
 {
     public const string Name = "api";
+}
+
+/// <summary>A cluster that admits one job at a time: the second submit finds the queue full.</summary>
+public sealed class QueueOfOneFixture : ApiFixture
+{
+    protected override int? MaxQueuedJobs => 1;
+}
+
+[CollectionDefinition(Name)]
+public sealed class QueueOfOneCollection : ICollectionFixture<QueueOfOneFixture>
+{
+    public const string Name = "api, queue of 1";
+}
+
+/// <summary>A cluster that admits eight jobs at a time, for bursts of submits.</summary>
+public sealed class QueueOfEightFixture : ApiFixture
+{
+    public const int Capacity = 8;
+
+    protected override int? MaxQueuedJobs => Capacity;
+}
+
+[CollectionDefinition(Name)]
+public sealed class QueueOfEightCollection : ICollectionFixture<QueueOfEightFixture>
+{
+    public const string Name = "api, queue of 8";
 }

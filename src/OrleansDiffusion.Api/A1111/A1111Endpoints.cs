@@ -18,7 +18,15 @@ internal static class A1111Endpoints
         sdapi.MapPost("/txt2img", Txt2ImgAsync).WithName("A1111Txt2Img").WithSummary("AUTOMATIC1111-compatible text to image (waits for the image)");
         sdapi.MapGet("/progress", ProgressAsync).WithName("A1111Progress").WithSummary("AUTOMATIC1111-compatible progress of the current txt2img job");
         sdapi.MapPost("/interrupt", InterruptAsync).WithName("A1111Interrupt").WithSummary("Cancel the current txt2img job");
-        sdapi.MapGet("/sd-models", () => Results.Json(Array.Empty<A1111Model>(), Json)).WithName("A1111Models").WithSummary("Models (none listed yet)");
+        sdapi.MapGet("/sd-models", ModelsAsync).WithName("A1111Models").WithSummary("The models that open, as A1111 lists checkpoints (a title is what override_settings.sd_model_checkpoint names)");
+    }
+
+    /// <summary>A1111's checkpoint list: a diffusers folder has no single file, so its store name is title, name and filename;
+    /// folders that do not open are left out (GET /v1/models says why).</summary>
+    private static async Task<IResult> ModelsAsync(HttpContext context, DiffusionClient client)
+    {
+        var models = await client.ListModelsAsync(context.RequestAborted);
+        return Results.Json(models.Where(m => m.Error is null).Select(m => new A1111Model(m.Name, m.Name, null, null, m.Name, null)).ToList(), Json);
     }
 
     private static async Task<IResult> Txt2ImgAsync(HttpContext context, DiffusionClient client, A1111Tracker tracker)

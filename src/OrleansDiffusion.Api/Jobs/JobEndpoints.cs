@@ -32,8 +32,8 @@ internal static partial class JobEndpoints
             .Produces(StatusCodes.Status200OK, contentType: "application/xml");
         v1.MapGet("/jobs/{id}/dzi_files/{level:int}/{tile}", DziTileAsync).WithName("JobDeepZoomTile").WithSummary("One Deep Zoom tile (PNG)")
             .Produces(StatusCodes.Status200OK, contentType: "image/png");
-        v1.MapGet("/models", () => Results.Json(new ModelListJson([]), DiffusionJson.Options)).WithName("ListModels")
-            .WithSummary("Models in the cluster's store (empty until the SDK lists them; the built-in exemplar denoiser needs no model)")
+        v1.MapGet("/models", ModelsAsync).WithName("ListModels")
+            .WithSummary("Models in the silos' model stores: name, family, parameters, dtypes, silos, and why a folder does not open (the built-in exemplar denoiser needs none)")
             .Produces<ModelListJson>();
     }
 
@@ -93,6 +93,12 @@ internal static partial class JobEndpoints
     {
         context.Response.Headers.Location = $"{context.Request.PathBase}/v1/jobs/{status.JobId}";
         return Results.Json(JobStatusJson.From(status), DiffusionJson.Options, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> ModelsAsync(HttpContext context, DiffusionClient client)
+    {
+        var models = await client.ListModelsAsync(context.RequestAborted);
+        return Results.Json(new ModelListJson(models.Select(ModelJson.From).ToList()), DiffusionJson.Options);
     }
 
     private static async Task<IResult> ListAsync(HttpContext context, DiffusionClient client)
@@ -196,9 +202,3 @@ internal static partial class JobEndpoints
     [GeneratedRegex("^([0-9]{1,6})_([0-9]{1,6})\\.png$")]
     private static partial Regex TileName();
 }
-
-/// <summary>A model in the cluster's store.</summary>
-public sealed record ModelJson(string Name);
-
-/// <summary>The body of <c>GET /v1/models</c>.</summary>
-public sealed record ModelListJson(IReadOnlyList<ModelJson> Models);

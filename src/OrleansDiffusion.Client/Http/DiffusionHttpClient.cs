@@ -99,6 +99,15 @@ public sealed class DiffusionHttpClient
         return list?.Jobs.Select(j => j.ToStatus()).ToList() ?? [];
     }
 
+    /// <summary>The models in the cluster's model store, as <see cref="DiffusionClient.ListModelsAsync"/> lists them.</summary>
+    public async Task<IReadOnlyList<ClusterModel>> ListModelsAsync(CancellationToken cancellationToken = default)
+    {
+        using var request = Request(HttpMethod.Get, "v1/models");
+        using var response = await SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        var list = await response.Content.ReadFromJsonAsync<ModelListJson>(DiffusionJson.Options, cancellationToken);
+        return list?.Models.Select(m => m.ToModel()).ToList() ?? [];
+    }
+
     /// <summary>Submits and watches to the end, reporting each status; cancelling the token cancels the job too.</summary>
     public async Task<JobStatus> RunAsync(JobSpec spec, IProgress<JobStatus>? progress = null, CancellationToken cancellationToken = default)
     {

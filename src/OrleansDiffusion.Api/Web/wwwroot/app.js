@@ -51,6 +51,9 @@ async function watch(jobId) {
   const controller = new AbortController();
   watching = controller;
   $("progress-job").textContent = jobId;
+  // How this job's events arrived: the state of the first one and how many times the tile grid was redrawn.
+  delete $("progress-text").dataset.firstState;
+  $("tile-grid").dataset.updates = "0";
   try {
     const response = await fetch("/v1/jobs/" + encodeURIComponent(jobId) + "/events", { headers: headers(), signal: controller.signal });
     const reader = response.body.getReader();
@@ -77,6 +80,7 @@ function showProgress(s) {
   $("progress-text").textContent = `${s.state} · step ${s.step}/${s.steps} · ${s.tiles} tiles · ${s.seconds.toFixed(1)} s` +
     (s.step > 0 ? ` · last step: denoise ${s.last_step_denoise_seconds.toFixed(2)} s, sync ${s.last_step_sync_seconds.toFixed(3)} s` : "");
   $("progress-text").dataset.state = s.state;
+  if (!$("progress-text").dataset.firstState) $("progress-text").dataset.firstState = s.state;
   $("progress-text").dataset.step = s.step;
   $("progress-bar").value = s.steps ? s.step / s.steps : 0;
   if (s.preview) { $("preview").src = "data:image/png;base64," + s.preview; $("preview").hidden = false; $("preview").dataset.step = s.step; }
@@ -94,6 +98,7 @@ function showTiles(s) {
     columns = spec.width <= spec.tile ? 1 : Math.ceil((spec.width - spec.tile) / stride) + 1;
   }
   grid.style.gridTemplateColumns = `repeat(${columns}, auto)`;
+  grid.dataset.updates = String(Number(grid.dataset.updates || 0) + 1);
   grid.replaceChildren(...tiles.map((t) => {
     const cell = document.createElement("div");
     cell.className = "tile " + t.state;
@@ -110,10 +115,18 @@ function openResult(jobId) {
   viewer = OpenSeadragon({
     id: "viewer", tileSources: base + "/dzi", showNavigationControl: false, crossOriginPolicy: false,
     loadTilesWithAjax: true, ajaxHeaders: headers(), maxZoomPixelRatio: 4,
+    // The 2D canvas drawer: no GPU needed, and no seams between the pyramid's tiles (its Overlap is 0) at fractional zooms.
+    drawer: "canvas",
   });
   window.odiffViewer = viewer;
-  $("viewer").dataset.tilesLoaded = "0";
-  viewer.addHandler("tile-loaded", () => { $("viewer").dataset.tilesLoaded = String(Number($("viewer").dataset.tilesLoaded) + 1); });
+  // How many tiles arrived and the deepest pyramid level among them (what zooming in changes).
+  const view = $("viewer");
+  view.dataset.tilesLoaded = "0";
+  view.dataset.maxLevel = "-1";
+  viewer.addHandler("tile-loaded", (e) => {
+    view.dataset.tilesLoaded = String(Number(view.dataset.tilesLoaded) + 1);
+    view.dataset.maxLevel = String(Math.max(Number(view.dataset.maxLevel), e.tile.level));
+  });
   viewer.addHandler("open", () => { $("viewer").dataset.opened = jobId; $("zoom-in").disabled = false; $("zoom-out").disabled = false; });
   $("download").href = base + "/image";
   $("download").hidden = !!keyInput.value;
