@@ -244,6 +244,8 @@ public sealed partial class CoordinatorGrain(
         var local = ModelStorePaths.Resolve(spec, storeOptions.Value.ModelsDirectory);
         var sync = JobComponents.CreateSync(local.Sync);
         var (channels, maxHalo, latentScale) = JobComponents.DenoiserShape(local);
+        // The sampler must accept the step count under the model's own schedule (e.g. leading spacing's limit).
+        JobComponents.CreateScheduler(local, local.Model is null ? null : JobComponents.OpenModel(local).Scheduler);
         return JobComponents.Plan(local, channels, maxHalo, sync, latentScale);
     }
 

@@ -27,12 +27,19 @@ public static class JobComponents
     public static IScheduler CreateScheduler(JobSpec spec, SchedulerConfig? config = null)
     {
         config ??= SchedulerConfig.StableDiffusion;
-        return spec.Scheduler switch
+        try
         {
-            SchedulerKind.Ddim => new DdimScheduler(config, spec.Steps, spec.Eta),
-            SchedulerKind.Euler => new EulerScheduler(config, spec.Steps, spec.Karras ? true : null),
-            _ => throw new InvalidJobException("scheduler", $"unknown scheduler '{spec.Scheduler}'"),
-        };
+            return spec.Scheduler switch
+            {
+                SchedulerKind.Ddim => new DdimScheduler(config, spec.Steps, spec.Eta),
+                SchedulerKind.Euler => new EulerScheduler(config, spec.Steps, spec.Karras ? true : null),
+                _ => throw new InvalidJobException("scheduler", $"unknown scheduler '{spec.Scheduler}'"),
+            };
+        }
+        catch (ArgumentOutOfRangeException e) when (e.ParamName == "steps")
+        {
+            throw new InvalidJobException("steps", $"{spec.Steps} steps: {e.Message[..e.Message.IndexOf(" (Parameter", StringComparison.Ordinal)]}");
+        }
     }
 
     /// <summary>The built-in exemplar denoiser: the user's PNG, or a procedural texture picked by the prompt.</summary>

@@ -19,6 +19,9 @@ public static class TimestepSpacing
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(steps, trainTimesteps);
         var n = trainTimesteps;
+        if (spacing == Leading && (steps - 1) * (n / steps) + stepsOffset >= n)
+            throw new ArgumentOutOfRangeException(nameof(steps), steps,
+                $"with leading spacing and steps_offset {stepsOffset}, at most {MaxLeadingSteps(n, stepsOffset)} steps reach only training timesteps below {n}");
         return spacing switch
         {
             Leading => Enumerable.Range(0, steps).Reverse().Select(i => (double)(i * (n / steps) + stepsOffset)).ToArray(),
@@ -26,5 +29,13 @@ public static class TimestepSpacing
             Linspace => Enumerable.Range(0, steps).Reverse().Select(i => steps == 1 ? 0 : i == steps - 1 ? n - 1.0 : i * ((n - 1.0) / (steps - 1))).ToArray(),
             _ => throw new NotSupportedException($"timestep_spacing '{spacing}' is not supported ({string.Join(", ", Supported)})"),
         };
+    }
+
+    /// <summary>The most steps leading spacing allows before the last timestep passes the training schedule.</summary>
+    public static int MaxLeadingSteps(int trainTimesteps, int stepsOffset)
+    {
+        var steps = trainTimesteps;
+        while (steps > 1 && (steps - 1) * (trainTimesteps / steps) + stepsOffset >= trainTimesteps) steps--;
+        return steps;
     }
 }
