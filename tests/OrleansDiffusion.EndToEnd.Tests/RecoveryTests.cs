@@ -84,6 +84,14 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.NotEqual(running.Coordinator, resumed.Coordinator);
         Assert.Equal(expected, await FetchAsync(coordinatorJob, timeout.Token));
         Assert.Equal(expected, await FetchAsync(undisturbed.JobId, timeout.Token)); // finished jobs stay fetchable
+
+        // Redis data loss takes the membership table away: the surviving silos stop reporting ready instead of staying
+        // green in a split cluster.
+        var survivors = _cluster.Silos.Where(s => !s.Process.HasExited).ToList();
+        Assert.All(survivors, s => Assert.True(RedisAndSilosFixture.IsReadyAsync(s.HttpPort).GetAwaiter().GetResult(), $"{s.Name} is not ready before the flush"));
+        await _cluster.FlushRedisAsync();
+        foreach (var silo in survivors)
+            while (await RedisAndSilosFixture.IsReadyAsync(silo.HttpPort)) await Task.Delay(500, timeout.Token);
     }
 
     private async Task<JobStatus> WatchUntilAsync(string jobId, Func<JobStatus, bool> condition, CancellationToken cancellationToken)

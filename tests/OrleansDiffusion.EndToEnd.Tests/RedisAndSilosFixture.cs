@@ -111,6 +111,18 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
         await StartRedisAsync(BuiltPrograms.FindExecutable("redis-server")!, Path.Combine(Folder, "redis"));
     }
 
+    /// <summary>Redis data loss: FLUSHALL removes the membership table, job records and reminders.</summary>
+    public async Task FlushRedisAsync()
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", RedisPort);
+        var stream = client.GetStream();
+        await stream.WriteAsync("*1\r\n$8\r\nFLUSHALL\r\n"u8.ToArray());
+        var buffer = new byte[64];
+        var read = await stream.ReadAsync(buffer);
+        if (!Encoding.ASCII.GetString(buffer, 0, read).StartsWith("+OK", StringComparison.Ordinal)) throw new InvalidOperationException("FLUSHALL was refused");
+    }
+
     /// <summary>SIGTERM to the silo named <paramref name="siloName"/>: a graceful drain.</summary>
     public void Terminate(string siloName) => Silo(siloName).Terminate();
 
