@@ -47,10 +47,23 @@ public static class DiffusionHostingExtensions
         {
             var primary = string.IsNullOrWhiteSpace(options.PrimarySilo) ? null : IPEndPoint.Parse(options.PrimarySilo);
             silo.UseLocalhostClustering(options.SiloPort, gateway, primary, options.ServiceId, options.ClusterId);
-            silo.AddMemoryGrainStorage(StorageNames.Jobs);
-            silo.UseInMemoryReminderService();
+            silo.AddOrleansDiffusionMemoryState();
         }
         if (options.Tls.Enabled) silo.UseDiffusionTls(options.Tls);
+        return silo.AddOrleansDiffusionGrains(options);
+    }
+
+    /// <summary>Job records and reminders in memory: one machine, or a test cluster.</summary>
+    public static ISiloBuilder AddOrleansDiffusionMemoryState(this ISiloBuilder silo)
+    {
+        silo.AddMemoryGrainStorage(StorageNames.Jobs);
+        return silo.UseInMemoryReminderService();
+    }
+
+    /// <summary>Everything but clustering, endpoints and state providers: the role's grains, devices, placement, the
+    /// client call filter, reminder period and response timeout (what a test cluster host adds to its own silos).</summary>
+    public static ISiloBuilder AddOrleansDiffusionGrains(this ISiloBuilder silo, DiffusionSiloOptions options)
+    {
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
         silo.AddIncomingGrainCallFilter<ClusterInternalCallFilter>();
