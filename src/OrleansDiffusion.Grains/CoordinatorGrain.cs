@@ -199,7 +199,13 @@ public sealed partial class CoordinatorGrain(
             var path = outputs.PathOf(JobId);
             FinishedImage image;
             using (result)
-                image = await Task.Run(() => FinishImage(plan, result, path), CancellationToken.None);
+            {
+                // A latent canvas is decoded on the workers' devices; the coordinator never loads the model.
+                using var pixels = plan.LatentScale == 1
+                    ? result.Canvas.alias()
+                    : await new DistributedVaeDecode(GrainFactory, JobId, epoch, spec, _options, logger).DecodeAsync(plan, result.Canvas, cancellationToken);
+                image = await Task.Run(() => ImageFinisher.Finish(pixels, null, plan.Spec, path), CancellationToken.None);
+            }
             metrics.RecordOutput(image.Bytes);
             var statistics = result.Statistics with { Silos = silos };
             await FinishAsync(r => r with
@@ -278,14 +284,6 @@ public sealed partial class CoordinatorGrain(
                 // Unreachable or never placed: nothing to free now; an orphan is collected when idle.
             }
         }));
-    }
-
-    /// <summary>Decode (latent canvases) → PNG in the output store (atomic) → seam score, off the grain scheduler.</summary>
-    private static FinishedImage FinishImage(JobPlan plan, EngineResult result, string path)
-    {
-        if (plan.LatentScale == 1) return ImageFinisher.Finish(result.Canvas, null, plan.Spec, path);
-        using var model = JobComponents.CreateDenoiser(plan.Spec);
-        return ImageFinisher.Finish(result.Canvas, (ILatentDecoder)model, plan.Spec, path);
     }
 
     // ----- the engine's callbacks (all on the grain scheduler) -----

@@ -24,6 +24,9 @@ public sealed class DeviceExecutorPool : IDisposable
 
     public IReadOnlyList<DeviceExecutor> Executors { get; }
 
+    /// <summary>Models are kept in fp16 on GPU devices.</summary>
+    public bool HalfPrecision => _half;
+
     /// <summary>Each device's cache of loaded models, shared by all jobs on the device.</summary>
     public IReadOnlyDictionary<string, ModelCache> ModelCaches { get; }
 

@@ -107,7 +107,11 @@ public static class DiffusionHostingExtensions
         // Heterogeneous silos: a grain class is placed only on silos that register it.
         services.PostConfigure<GrainTypeOptions>(o =>
         {
-            if (!options.HostsTiles) o.Classes.Remove(typeof(TileGrain));
+            if (!options.HostsTiles)
+            {
+                o.Classes.Remove(typeof(TileGrain));
+                o.Classes.Remove(typeof(DecodeTileGrain));
+            }
             if (!options.HostsCoordinators)
             {
                 o.Classes.Remove(typeof(CoordinatorGrain));

@@ -71,4 +71,24 @@ public class StableDiffusionClusterTests
         Assert.True(model.Parameters > 0);
         Assert.Equal(["silo0", "silo1"], model.Silos);
     }
+
+    [Fact]
+    public async Task A_multi_tile_latent_is_decoded_on_the_worker_and_equals_the_in_process_tiled_decode()
+    {
+        using var outputs = new TempDirectory();
+        var models = Directory.CreateDirectory(Path.Combine(outputs.Path, "models")).FullName;
+        var folder = Path.Combine(models, "tiny-sd");
+        TinyModel.Write(folder, seed: 4);
+        // 576×512 pixels: a 72×64 latent, two decode windows of 64 cells, so the GroupNorm sums cross silos.
+        var spec = new JobSpec { Prompt = "a red barn", Model = folder, Width = 576, Height = 512, Tile = 256, Overlap = 64, Steps = 2, Seed = 9, Sync = SyncMode.Gaussian };
+        await using var cluster = await EmbeddedCluster.StartAsync([SiloRole.Coordinator, SiloRole.Worker], outputs.Path, o => o.ModelsDirectory = models);
+        var status = await ClusterJobs.RunAsync(cluster, spec with { Model = "tiny-sd" });
+
+        Assert.True(status.State == JobState.Completed, status.Error);
+        var png = await File.ReadAllBytesAsync(Path.Combine(outputs.Path, status.OutputPath!));
+        Assert.Equal(await ClusterJobs.InProcessPngAsync(spec, outputs.Path), png);
+        // The worker loaded the model once, for denoising and decoding alike; the coordinator has no device to load it on.
+        Assert.Equal(1, Assert.Single(cluster.Silos[1].Services.GetRequiredService<DeviceExecutorPool>().ModelCaches).Value.Loads);
+        Assert.Null(cluster.Silos[0].Services.GetService<DeviceExecutorPool>());
+    }
 }

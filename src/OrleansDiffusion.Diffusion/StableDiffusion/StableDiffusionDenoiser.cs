@@ -19,7 +19,7 @@ public sealed class StableDiffusionDenoiser : IDenoiser, ILatentDecoder
     private readonly Tensor _unconditional; // [1, 77, D]
     private readonly Tensor _conditional;
 
-    public StableDiffusionDenoiser(StableDiffusionModel model, string prompt, string negativePrompt, double guidance, bool ownsModel = false, int decodeTile = 64)
+    public StableDiffusionDenoiser(StableDiffusionModel model, string prompt, string negativePrompt, double guidance, bool ownsModel = false, int decodeTile = DefaultDecodeTile)
     {
         _model = model;
         _ownsModel = ownsModel;
@@ -38,6 +38,9 @@ public sealed class StableDiffusionDenoiser : IDenoiser, ILatentDecoder
     public string Name { get; }
     public double Guidance { get; }
     public int DecodeTile { get; }
+
+    /// <summary>Latent cells a side of a decode tile (the cluster's distributed decode uses the same windows).</summary>
+    public const int DefaultDecodeTile = 64;
     public int Channels => _model.UNet.Config.InChannels;
     public PredictionType Prediction => _model.Folder.Scheduler.Prediction;
     public SchedulerConfig SchedulerConfig => _model.Folder.Scheduler;

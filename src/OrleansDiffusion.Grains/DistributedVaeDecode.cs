@@ -1,0 +1,132 @@
+using Microsoft.Extensions.Logging;
+using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion.StableDiffusion;
+using OrleansDiffusion.Diffusion.Tiling;
+using static TorchSharp.torch;
+
+namespace OrleansDiffusion.Grains;
+
+/// <summary>
+/// Decodes a finished latent canvas on the accelerator silos: one decode tile grain per window of the in-process tiled
+/// decoder (same windows, halo and order), advancing from GroupNorm to GroupNorm with the statistics summed here, so
+/// the pixels equal the in-process tiled decode. The coordinator reads only the model's configs (never its weights),
+/// cuts the crops, sums statistics and stitches the pixel tiles. A lost decode tile restarts the decode.
+/// </summary>
+internal sealed partial class DistributedVaeDecode(IGrainFactory grains, string jobId, int epoch, JobSpec spec, JobOptions options, ILogger logger)
+{
+    private const int Attempts = 3;
+
+    /// <param name="plan">the job's plan (its spec names the model's folder in this silo's store).</param>
+    /// <returns>pixels [3, H, W] in [-1, 1], float32.</returns>
+    public async Task<Tensor> DecodeAsync(JobPlan plan, Tensor latent, CancellationToken cancellationToken)
+    {
+        var config = DiffusersFolder.Open(plan.Spec.Model!).Vae;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await DecodeOnceAsync(config, latent, attempt, cancellationToken);
+            }
+            catch (Exception e) when (attempt < Attempts && GrainTileRuntime.IsTileLoss(e))
+            {
+                LogDecodeRestarted(logger, e, jobId, attempt);
+            }
+        }
+    }
+
+    private async Task<Tensor> DecodeOnceAsync(VaeConfig config, Tensor latent, int attempt, CancellationToken cancellationToken)
+    {
+        var (height, width) = ((int)latent.shape[1], (int)latent.shape[2]);
+        var tile = StableDiffusionDenoiser.DefaultDecodeTile;
+        var halo = TiledVaeDecoder.Halo(config);
+        var windows = TiledVaeDecoder.Windows(height, width, tile);
+        var whole = height <= tile && width <= tile;
+        var tiles = windows.Select((_, i) => grains.GetGrain<IDecodeTileGrain>($"{jobId}/{epoch}/decode{attempt}/{i}")).ToArray();
+        try
+        {
+            await Task.WhenAll(windows.Select((w, i) => tiles[i].StartAsync(Assignment(latent, w, whole ? 0 : halo, whole))));
+            DecodeStatistics? pooled = null;
+            for (var norm = 0; ; norm++)
+            {
+                var progress = await AdvanceAllAsync(tiles, norm, pooled, cancellationToken);
+                if (progress.All(p => p.Pixels is not null)) return Stitch(config, windows, progress, height, width);
+                if (progress.Any(p => p.Statistics is null)) throw new InvalidOperationException($"decode tiles disagree at norm {norm}");
+                var sum = GroupStatistics.Sum(progress.Select(p => new GroupStatistics(p.Statistics!.Norm, p.Statistics.Sums, p.Statistics.SquareSums, p.Statistics.Count)));
+                pooled = new DecodeStatistics(sum.Norm, sum.Sums, sum.SquareSums, sum.Count);
+            }
+        }
+        finally
+        {
+            await Task.WhenAll(tiles.Select(async t =>
+            {
+                try
+                {
+                    await t.ReleaseAsync().WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+                }
+                catch (Exception e) when (e is TimeoutException || GrainTileRuntime.IsTileLoss(e))
+                {
+                    // Nothing left to free on a lost silo.
+                }
+            }));
+        }
+    }
+
+    private DecodeAssignment Assignment(Tensor latent, LatentRegion window, int halo, bool whole)
+    {
+        var (height, width) = ((int)latent.shape[1], (int)latent.shape[2]);
+        var top = Math.Max(0, window.Top - halo);
+        var left = Math.Max(0, window.Left - halo);
+        var bottom = Math.Min(height, window.Top + window.Height + halo);
+        var right = Math.Min(width, window.Left + window.Width + halo);
+        using var crop = latent.narrow(1, top, bottom - top).narrow(2, left, right - left);
+        return new DecodeAssignment
+        {
+            JobId = jobId,
+            Epoch = epoch,
+            Spec = spec,
+            Crop = TensorPayloads.ToPayload(crop),
+            CoreTop = window.Top - top,
+            CoreLeft = window.Left - left,
+            CoreHeight = window.Height,
+            CoreWidth = window.Width,
+            Whole = whole,
+        };
+    }
+
+    private async Task<DecodeProgress[]> AdvanceAllAsync(IDecodeTileGrain[] tiles, int norm, DecodeStatistics? pooled, CancellationToken cancellationToken)
+    {
+        var progress = new DecodeProgress?[tiles.Length];
+        while (progress.Any(p => p is null))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await Task.WhenAll(Enumerable.Range(0, tiles.Length).Where(i => progress[i] is null).Select(async i =>
+            {
+                try
+                {
+                    progress[i] = await tiles[i].AdvanceAsync(norm, pooled, options.TileCallWait);
+                }
+                catch (TimeoutException)
+                {
+                    // unknown outcome: the same call again is idempotent
+                }
+            }));
+        }
+        return progress!;
+    }
+
+    private static Tensor Stitch(VaeConfig config, IReadOnlyList<LatentRegion> windows, DecodeProgress[] progress, int height, int width)
+    {
+        var scale = config.ScaleFactor;
+        var output = zeros(config.OutChannels, height * scale, width * scale);
+        for (var i = 0; i < windows.Count; i++)
+        {
+            var w = windows[i];
+            using var pixels = TensorPayloads.ToTensor(progress[i].Pixels!);
+            output.narrow(1, w.Top * scale, w.Height * scale).narrow(2, w.Left * scale, w.Width * scale).copy_(pixels);
+        }
+        return output.clamp_(-1, 1);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: a decode tile was lost (attempt {Attempt}); decoding again")]
+    private static partial void LogDecodeRestarted(ILogger logger, Exception exception, string jobId, int attempt);
+}
