@@ -81,6 +81,27 @@ public sealed class CliAgainstClusterTests(RedisAndSilosFixture cluster, ITestOu
     }
 
     [Fact]
+    public async Task An_exemplar_that_exists_only_on_the_client_travels_with_the_job()
+    {
+        // A PNG the silos never see: it lives in a client folder removed right after submit.
+        var exemplarFolder = Directory.CreateTempSubdirectory("odiff-client-only-").FullName;
+        var exemplar = Path.Combine(exemplarFolder, "own.png");
+        using (var made = await OdiffAsync(["generate", "--prompt", "red bricks", "--width", "96", "--height", "96", "--tile", "64", "--overlap", "16", "--steps", "2", "--out", exemplar]))
+            Assert.True(made.ExitCode == 0, made.Tail());
+        using var submit = await OdiffAsync(["submit", .. Job, "--exemplar", exemplar, .. cluster.ConnectionArguments]);
+        Assert.True(submit.ExitCode == 0, submit.Tail());
+        Directory.Delete(exemplarFolder, recursive: true);
+        var jobId = Lines(submit.Stdout)[0];
+        using var watch = await OdiffAsync(["watch", jobId, .. cluster.ConnectionArguments, "--json"]);
+        Assert.True(watch.ExitCode == 0, watch.Tail() + Environment.NewLine + cluster.Diagnostics());
+        using var final = JsonDocument.Parse(Lines(watch.Stdout)[^1]);
+        Assert.Equal("completed", final.RootElement.GetProperty("state").GetString());
+        // The PNG's uncompressed parameters text names the exemplar the job carried.
+        var png = System.Text.Encoding.Latin1.GetString(await File.ReadAllBytesAsync(Path.Combine(cluster.OutputDirectory, $"{jobId}.png")));
+        Assert.Contains("exemplar:own", png);
+    }
+
+    [Fact]
     public async Task Unknown_jobs_and_unreachable_clusters_exit_1_and_invalid_input_exits_2_naming_the_option()
     {
         foreach (var verb in new[] { "watch", "cancel", "fetch" })
