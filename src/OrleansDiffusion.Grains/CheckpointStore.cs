@@ -2,13 +2,14 @@ using System.Buffers.Binary;
 using System.IO.Hashing;
 using Microsoft.Extensions.Options;
 using OrleansDiffusion.Diffusion.Engine;
+using OrleansDiffusion.Diffusion.Imaging;
 using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Grains;
 
 /// <summary>
 /// Job checkpoints on disk: after a step, every tile's synced state, the step and the epoch, in one file written
-/// atomically (temporary file, flush, rename) with an XxHash64 of its contents at the end. A job keeps only its
+/// atomically (<see cref="AtomicFile"/>) with an XxHash64 of its contents at the end. A job keeps only its
 /// newest checkpoint; all of them go when it finishes. Layout: <c>&lt;dir&gt;/&lt;jobId&gt;/step-NNNNNN.ckpt</c>.
 /// </summary>
 public sealed class CheckpointStore(IOptions<OutputStoreOptions> options)
@@ -19,49 +20,36 @@ public sealed class CheckpointStore(IOptions<OutputStoreOptions> options)
     public string Directory { get; } = Path.GetFullPath(options.Value.CheckpointDirectory
         ?? Path.Combine(options.Value.Directory, ".checkpoints"));
 
-    /// <summary>Writes the checkpoint and prunes the job's older ones; returns the bytes written.</summary>
-    public async Task<long> WriteAsync(string jobId, int step, int epoch, TileStates states, CancellationToken cancellationToken)
+    /// <summary>Writes the checkpoint (atomically) and prunes the job's older ones; returns the bytes written. Synchronous
+    /// file and tensor work: call it off a grain scheduler.</summary>
+    public long Write(string jobId, int step, int epoch, TileStates states)
     {
         var folder = JobFolder(jobId);
-        System.IO.Directory.CreateDirectory(folder);
         var path = Path.Combine(folder, $"step-{step:D6}.ckpt");
-        var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
         var tensors = states.Canvas is { } canvas ? [canvas] : states.Tiles!.ToArray();
-        long bytes;
-        try
+        var bytes = AtomicFile.Write(path, file =>
         {
-            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20, useAsync: true))
+            var hash = new XxHash64();
+            var header = new byte[24];
+            BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(4), Version);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(8), step);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(12), epoch);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(16), states.Canvas is null ? 1 : 0);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(20), tensors.Length);
+            WriteHashed(file, hash, header);
+            foreach (var tensor in tensors)
             {
-                var hash = new XxHash64();
-                var header = new byte[24];
-                BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
-                BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(4), Version);
-                BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(8), step);
-                BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(12), epoch);
-                BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(16), states.Canvas is null ? 1 : 0);
-                BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(20), tensors.Length);
-                await WriteHashedAsync(file, hash, header, cancellationToken);
-                foreach (var tensor in tensors)
-                {
-                    var shape = new byte[4 + 8 * tensor.shape.Length];
-                    BinaryPrimitives.WriteInt32LittleEndian(shape, tensor.shape.Length);
-                    for (var d = 0; d < tensor.shape.Length; d++) BinaryPrimitives.WriteInt64LittleEndian(shape.AsSpan(4 + 8 * d), tensor.shape[d]);
-                    await WriteHashedAsync(file, hash, shape, cancellationToken);
-                    await WriteHashedAsync(file, hash, Bytes(tensor), cancellationToken);
-                }
-                var digest = new byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(digest, hash.GetCurrentHashAsUInt64());
-                await file.WriteAsync(digest, cancellationToken);
-                await file.FlushAsync(cancellationToken);
-                file.Flush(flushToDisk: true);
-                bytes = file.Length;
+                var shape = new byte[4 + 8 * tensor.shape.Length];
+                BinaryPrimitives.WriteInt32LittleEndian(shape, tensor.shape.Length);
+                for (var d = 0; d < tensor.shape.Length; d++) BinaryPrimitives.WriteInt64LittleEndian(shape.AsSpan(4 + 8 * d), tensor.shape[d]);
+                WriteHashed(file, hash, shape);
+                WriteHashed(file, hash, Bytes(tensor));
             }
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
+            var digest = new byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(digest, hash.GetCurrentHashAsUInt64());
+            file.Write(digest);
+        });
         foreach (var older in System.IO.Directory.EnumerateFiles(folder, "step-*.ckpt"))
             if (string.CompareOrdinal(Path.GetFileName(older), Path.GetFileName(path)) < 0) File.Delete(older);
         return bytes;
@@ -113,9 +101,9 @@ public sealed class CheckpointStore(IOptions<OutputStoreOptions> options)
         return cpu.bytes.ToArray();
     }
 
-    private static async Task WriteHashedAsync(Stream stream, XxHash64 hash, byte[] data, CancellationToken cancellationToken)
+    private static void WriteHashed(Stream stream, XxHash64 hash, byte[] data)
     {
         hash.Append(data);
-        await stream.WriteAsync(data, cancellationToken);
+        stream.Write(data);
     }
 }

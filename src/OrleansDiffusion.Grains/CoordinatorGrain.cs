@@ -311,7 +311,7 @@ public sealed partial class CoordinatorGrain(
         var watch = Stopwatch.StartNew();
         using var states = step.Snapshot();
         var epoch = record.State.Epoch;
-        var bytes = await Task.Run(() => checkpoints.WriteAsync(JobId, step.StepsDone, epoch, states, cancellationToken), cancellationToken);
+        var bytes = await Task.Run(() => checkpoints.Write(JobId, step.StepsDone, epoch, states), cancellationToken);
         var seconds = watch.Elapsed.TotalSeconds;
         await UpdateAsync(r => r with { CheckpointStep = step.StepsDone, CheckpointSeconds = r.CheckpointSeconds + seconds });
         metrics.RecordCheckpoint(seconds, bytes);

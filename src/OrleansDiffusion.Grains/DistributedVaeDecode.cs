@@ -73,22 +73,18 @@ internal sealed partial class DistributedVaeDecode(IGrainFactory grains, string 
 
     private DecodeAssignment Assignment(Tensor latent, LatentRegion window, int halo, bool whole)
     {
-        var (height, width) = ((int)latent.shape[1], (int)latent.shape[2]);
-        var top = Math.Max(0, window.Top - halo);
-        var left = Math.Max(0, window.Left - halo);
-        var bottom = Math.Min(height, window.Top + window.Height + halo);
-        var right = Math.Min(width, window.Left + window.Width + halo);
-        using var crop = latent.narrow(1, top, bottom - top).narrow(2, left, right - left);
+        var (region, core) = VaeDecodeSession.CropOf(window, halo, (int)latent.shape[1], (int)latent.shape[2]);
+        using var crop = latent.narrow(1, region.Top, region.Height).narrow(2, region.Left, region.Width);
         return new DecodeAssignment
         {
             JobId = jobId,
             Epoch = epoch,
             Spec = spec,
             Crop = TensorPayloads.ToPayload(crop),
-            CoreTop = window.Top - top,
-            CoreLeft = window.Left - left,
-            CoreHeight = window.Height,
-            CoreWidth = window.Width,
+            CoreTop = core.Top,
+            CoreLeft = core.Left,
+            CoreHeight = core.Height,
+            CoreWidth = core.Width,
             Whole = whole,
         };
     }

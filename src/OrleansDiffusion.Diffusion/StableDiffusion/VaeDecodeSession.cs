@@ -54,17 +54,24 @@ public sealed class VaeDecodeSession : IDisposable
     /// <summary>The session of <paramref name="window"/> of a whole latent canvas [C, H, W], with <paramref name="halo"/> cells of context (clipped at the canvas edges).</summary>
     public static VaeDecodeSession ForWindow(AutoencoderKL vae, Tensor canvas, LatentRegion window, int halo)
     {
+        var (crop, core) = CropOf(window, halo, (int)canvas.shape[1], (int)canvas.shape[2]);
+        using var latentCrop = canvas.narrow(1, crop.Top, crop.Height).narrow(2, crop.Left, crop.Width);
+        return new VaeDecodeSession(vae, latentCrop, core);
+    }
+
+    /// <summary>GroupNorms a decode passes through (each waits for pooled statistics).</summary>
+    /// <summary>The crop a window decodes from (the window plus <paramref name="halo"/> cells, clipped at the canvas edges)
+    /// and the window's place inside it.</summary>
+    public static (LatentRegion Crop, LatentRegion Core) CropOf(LatentRegion window, int halo, int height, int width)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(halo);
-        var (height, width) = ((int)canvas.shape[1], (int)canvas.shape[2]);
         var top = Math.Max(0, window.Top - halo);
         var left = Math.Max(0, window.Left - halo);
         var bottom = Math.Min(height, window.Top + window.Height + halo);
         var right = Math.Min(width, window.Left + window.Width + halo);
-        using var crop = canvas.narrow(1, top, bottom - top).narrow(2, left, right - left);
-        return new VaeDecodeSession(vae, crop, window with { Top = window.Top - top, Left = window.Left - left });
+        return (new LatentRegion(top, left, bottom - top, right - left), window with { Top = window.Top - top, Left = window.Left - left });
     }
 
-    /// <summary>GroupNorms a decode passes through (each waits for pooled statistics).</summary>
     public int NormCount { get; }
 
     /// <summary>Index of the norm waiting for pooled statistics (= <see cref="NormCount"/> once complete).</summary>
