@@ -45,18 +45,16 @@ public sealed class TileLayout
     /// <summary>The same windows listed in another order (tests use it to check order independence).</summary>
     internal TileLayout Reordered(IReadOnlyList<int> order) => new(this, order.Select(i => Windows[i]).ToArray());
 
-    /// <summary>Plans the windows; throws <see cref="InvalidJobException"/> naming the bad field.</summary>
+    /// <summary>Plans the windows of a validated job (user input is checked once, at the edge, by
+    /// <see cref="JobSpecValidator"/>); arguments outside the layout's own preconditions are a programming error.</summary>
     public static TileLayout Plan(int width, int height, int tile, int overlap, bool wrap)
     {
-        var errors = new List<ValidationError>();
-        if (width <= 0) errors.Add(new("width", $"must be positive, got {width}"));
-        if (height <= 0) errors.Add(new("height", $"must be positive, got {height}"));
-        if (tile <= 0) errors.Add(new("tile", $"must be positive, got {tile}"));
-        if (overlap < 0) errors.Add(new("overlap", $"must be zero or positive, got {overlap}"));
-        else if (tile > 0 && overlap >= tile) errors.Add(new("overlap", $"must be smaller than the tile size ({tile}), got {overlap}"));
-        if (width > 0 && height > 0 && (long)width * height > JobSpec.MaxPixels)
-            errors.Add(new("width", $"width × height exceeds the cap of {JobSpec.MaxPixels} pixels"));
-        if (errors.Count > 0) throw new InvalidJobException(errors);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tile);
+        ArgumentOutOfRangeException.ThrowIfNegative(overlap);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(overlap, tile);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((long)width * height, JobSpec.MaxPixels, nameof(width));
 
         var tileWidth = Math.Min(tile, width);
         var tileHeight = Math.Min(tile, height);

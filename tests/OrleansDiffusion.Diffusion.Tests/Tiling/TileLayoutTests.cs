@@ -68,9 +68,9 @@ public class TileLayoutTests
     [InlineData(256, -8, 64, 0, "height")]
     [InlineData(256, 256, 64, -1, "overlap")]
     [InlineData(65536, 65536, 512, 64, "width")]
-    public void Invalid_layouts_name_the_field(int width, int height, int tile, int overlap, string field)
+    public void Invalid_layouts_are_refused_naming_the_argument(int width, int height, int tile, int overlap, string field)
     {
-        var error = Assert.Throws<InvalidJobException>(() => TileLayout.Plan(width, height, tile, overlap, false));
-        Assert.Contains(error.Errors, e => e.Field == field);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => TileLayout.Plan(width, height, tile, overlap, false));
+        Assert.Equal(field, error.ParamName);
     }
 }
