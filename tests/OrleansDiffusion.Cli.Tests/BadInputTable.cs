@@ -34,7 +34,7 @@ public sealed class BadInputTable
         Generate("value after a switch", "--tileable: is a switch and takes no value, got 'maybe'", "--tileable", "maybe");
         Generate("unknown option", "'--colour'", "--colour", "red");
         Generate("width not a multiple of 8", "--width: must be a multiple of 8", "--width", "100");
-        Generate("zero steps", "--steps: must be between 1 and 1000", "--steps", "0");
+        Generate("zero steps", $"--steps: must be between 1 and {JobSpecValidator.MaxSteps}", "--steps", "0");
         Generate("tile larger than the canvas", "--tile: must be at most the canvas's larger side (64), got 128", "--tile", "128");
         Generate("tile too small", "--tile: must be a multiple of 8 and at least 32", "--tile", "20");
         Generate("overlap as large as the tile", "--overlap: must be smaller than the tile size", "--overlap", "32");

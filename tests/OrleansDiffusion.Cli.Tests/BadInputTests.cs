@@ -1,3 +1,4 @@
+using OrleansDiffusion.Abstractions;
 namespace OrleansDiffusion.Cli.Tests;
 
 /// <summary>Every option's invalid values: exit code 2, a message naming the option and the rule, nothing written.</summary>
@@ -14,8 +15,8 @@ public class BadInputTests
         { ["--width", "wide"], "--width" },
         { ["--height", "0"], "--height: must be a multiple of 8" },
         { ["--width", "65536", "--height", "65536"], "--width: width × height" },
-        { ["--steps", "0"], "--steps: must be between 1 and 1000" },
-        { ["--steps", "1001"], "--steps: must be between 1 and 1000" },
+        { ["--steps", "0"], $"--steps: must be between 1 and {JobSpecValidator.MaxSteps}" },
+        { ["--steps", $"{JobSpecValidator.MaxSteps + 1}"], $"--steps: must be between 1 and {JobSpecValidator.MaxSteps}" },
         { ["--seed", "-5"], "--seed: must be zero or positive" },
         { ["--tile", "20"], "--tile: must be a multiple of 8 and at least 32" },
         { ["--overlap", "128", "--tile", "128"], "--overlap: must be smaller than the tile size" },

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using StbImageSharp;
 using Xunit.Abstractions;
+using OrleansDiffusion.Abstractions;
 
 namespace OrleansDiffusion.EndToEnd.Tests;
 
@@ -123,7 +124,7 @@ public sealed class CliAgainstClusterTests(RedisAndSilosFixture cluster, ITestOu
         {
             Assert.True(invalid.ExitCode == 2, invalid.Tail());
             Assert.Contains("--width: must be a multiple of 8", invalid.Stderr);
-            Assert.Contains("--steps: must be between 1 and 1000", invalid.Stderr);
+            Assert.Contains($"--steps: must be between 1 and {JobSpecValidator.MaxSteps}", invalid.Stderr);
         }
         using (var both = await OdiffAsync(["jobs", "--redis", cluster.Redis, "--gateway", "127.0.0.1:1"]))
         {
