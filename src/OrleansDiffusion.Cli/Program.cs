@@ -10,6 +10,7 @@ internal static partial class Program
         var root = new RootCommand("odiff — ultra-high-resolution images from tiled, synchronized diffusion.");
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(ModelCommands.Create());
+        root.Subcommands.Add(BenchCommands.Create());
         foreach (var command in ClusterCommands.Create()) root.Subcommands.Add(command);
         return root;
     }
