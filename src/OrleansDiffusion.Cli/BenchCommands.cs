@@ -15,12 +15,13 @@ internal static partial class BenchCommands
     private static readonly Option<int> Channels = CliOption.Int("--channels", "Channels of the canvas (4: an SD latent).", 4);
     private static readonly Option<int> Context = CliOption.Int("--context", "Context cells each update carries around its window.", 0);
     private static readonly Option<int> Repeats = CliOption.Int("--repeats", "Timed sync steps per mode.", 5);
+    private static readonly Option<int> Threads = CliOption.Int("--threads", "libtorch intra-op threads (0: leave as is).", 1);
 
     public static Command Create()
     {
         var bench = new Command("bench", "Measure the coordinator and the cluster (benchmarks, not jobs).");
         var sync = new Command("sync", "Time the coordinator's sync per step and per tile-step for every sync mode.");
-        foreach (var option in new Option[] { Canvas, Tile, Overlap, Channels, Context, Repeats }) sync.Options.Add(option);
+        foreach (var option in new Option[] { Canvas, Tile, Overlap, Channels, Context, Repeats, Threads }) sync.Options.Add(option);
         sync.SetAction(Sync);
         bench.Subcommands.Add(sync);
         bench.Subcommands.Add(CreateScaling());
@@ -29,12 +30,13 @@ internal static partial class BenchCommands
 
     private static int Sync(ParseResult parsed)
     {
+        if (parsed.GetValue(Threads) is > 0 and var threads) TorchSharp.torch.set_num_threads(threads);
         foreach (var mode in new[] { SyncMode.None, SyncMode.Average, SyncMode.Gaussian, SyncMode.Attention, SyncMode.Halo })
         {
             var timing = SyncBenchmark.Measure(mode, parsed.GetValue(Canvas), parsed.GetValue(Tile), parsed.GetValue(Overlap),
                 parsed.GetValue(Channels), parsed.GetValue(Context), parsed.GetValue(Repeats));
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{mode.ToString().ToLowerInvariant(),-10} {timing.Tiles} tiles  {timing.StepMilliseconds,8:F1} ms/step  {timing.TileStepMilliseconds,7:F4} ms/tile-step"));
+                $"{mode.ToString().ToLowerInvariant(),-10} {timing.Tiles} tiles  {timing.StepMilliseconds,8:F1} ms/step  {timing.TileStepMilliseconds,7:F4} ms/tile-step  cpu {timing.CpuTileStepMilliseconds,7:F4} ms/tile-step"));
         }
         return ExitCodes.Success;
     }

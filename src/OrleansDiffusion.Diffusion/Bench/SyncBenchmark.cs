@@ -8,9 +8,11 @@ using static TorchSharp.torch;
 namespace OrleansDiffusion.Diffusion.Bench;
 
 /// <summary>One sync mode's coordinator cost: milliseconds per step and per tile-step.</summary>
-public sealed record SyncTiming(SyncMode Mode, int Tiles, double StepMilliseconds)
+/// <param name="CpuMilliseconds">process CPU time per step (all threads): steadier than wall time on a shared machine.</param>
+public sealed record SyncTiming(SyncMode Mode, int Tiles, double StepMilliseconds, double CpuMilliseconds)
 {
     public double TileStepMilliseconds => StepMilliseconds / Tiles;
+    public double CpuTileStepMilliseconds => CpuMilliseconds / Tiles;
 }
 
 /// <summary>
@@ -30,9 +32,13 @@ public static class SyncBenchmark
         try
         {
             Run(sync, plan, proposals); // warm-up: caches, allocator
+            using var process = Process.GetCurrentProcess();
+            var cpu = process.TotalProcessorTime;
             var watch = Stopwatch.StartNew();
             for (var i = 0; i < repeats; i++) Run(sync, plan, proposals);
-            return new SyncTiming(mode, layout.Count, watch.Elapsed.TotalMilliseconds / repeats);
+            var wall = watch.Elapsed.TotalMilliseconds / repeats;
+            process.Refresh();
+            return new SyncTiming(mode, layout.Count, wall, (process.TotalProcessorTime - cpu).TotalMilliseconds / repeats);
         }
         finally
         {
