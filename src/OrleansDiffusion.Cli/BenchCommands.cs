@@ -37,6 +37,10 @@ internal static partial class BenchCommands
                 parsed.GetValue(Channels), parsed.GetValue(Context), parsed.GetValue(Repeats));
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{mode.ToString().ToLowerInvariant(),-10} {timing.Tiles} tiles  {timing.StepMilliseconds,8:F1} ms/step  {timing.TileStepMilliseconds,7:F4} ms/tile-step  cpu {timing.CpuTileStepMilliseconds,7:F4} ms/tile-step"));
+            var bytes = SyncBenchmark.Bytes(mode, parsed.GetValue(Canvas), parsed.GetValue(Tile), parsed.GetValue(Overlap),
+                parsed.GetValue(Channels), parsed.GetValue(Context));
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{"",-10} bytes/step: band {bytes.PerStep:N0} (up {bytes.Up:N0}, down {bytes.Down:N0}), bound {bytes.LowerBound:N0}, ratio {bytes.Ratio:F3}; full-window {bytes.FullWindow:N0} ({bytes.FullWindowRatio:F3}×)"));
         }
         return ExitCodes.Success;
     }

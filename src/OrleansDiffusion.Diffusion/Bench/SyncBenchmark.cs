@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Engine;
+using OrleansDiffusion.Diffusion.Exchange;
 using OrleansDiffusion.Diffusion.Sync;
 using OrleansDiffusion.Diffusion.Tiling;
 using static TorchSharp.torch;
@@ -21,12 +22,24 @@ public sealed record SyncTiming(SyncMode Mode, int Tiles, double StepMillisecond
 /// </summary>
 public static class SyncBenchmark
 {
-    public static SyncTiming Measure(SyncMode mode, int canvas, int tile, int overlap, int channels, int context, int repeats)
+    /// <summary>Band-exchange bytes per step for the same layout (see <see cref="BandExchange"/>).</summary>
+    public static ExchangeBytes Bytes(SyncMode mode, int canvas, int tile, int overlap, int channels, int context)
+    {
+        var (plan, sync) = Setup(mode, canvas, tile, overlap, channels, context);
+        return BandExchange.Create(plan, sync).Bytes;
+    }
+
+    private static (JobPlan Plan, ISyncMode Sync) Setup(SyncMode mode, int canvas, int tile, int overlap, int channels, int context)
     {
         var spec = new JobSpec { Width = canvas, Height = canvas, Tile = tile, Overlap = mode == SyncMode.Halo ? 0 : overlap, Steps = 10, Sync = mode };
         var layout = TileLayout.Plan(canvas, canvas, tile, spec.Overlap, wrap: false);
-        var plan = new JobPlan(spec, layout, context, channels);
-        var sync = JobComponents.CreateSync(mode);
+        return (new JobPlan(spec, layout, mode == SyncMode.Halo ? Math.Max(context, 1) : context, channels), JobComponents.CreateSync(mode));
+    }
+
+    public static SyncTiming Measure(SyncMode mode, int canvas, int tile, int overlap, int channels, int context, int repeats)
+    {
+        var (plan, sync) = Setup(mode, canvas, tile, overlap, channels, context);
+        var layout = plan.Layout;
         var generator = new Generator(7);
         var proposals = layout.Windows.Select(w => randn([channels, w.Height, w.Width], generator: generator)).ToArray();
         try

@@ -74,9 +74,38 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
     internal Tensor Pool(Tensor planes) =>
         nn.functional.adaptive_avg_pool2d(planes, TokenCells(planes.shape[^2], planes.shape[^1]));
 
-    /// <summary>Pooled cells spread back bilinearly over the window: [N, M, h, w].</summary>
-    internal static Tensor Interpolate(Tensor pooled, TileLayout layout) =>
-        nn.functional.interpolate(pooled, [layout.TileHeight, layout.TileWidth], mode: InterpolationMode.Bilinear, align_corners: false);
+    /// <summary>Pooled cells spread back bilinearly over the window (half-pixel centres, clamped at the edges, as torch's
+    /// bilinear interpolate without align_corners): [N, M, h, w]. Written as gathers and element-wise products so each
+    /// plane gets the same bits however many planes are batched (torch's interpolate kernel does not promise that).</summary>
+    internal static Tensor Interpolate(Tensor pooled, TileLayout layout)
+    {
+        using var scope = NewDisposeScope();
+        var (x0, x1, wx0, wx1) = Axis((int)pooled.shape[^1], layout.TileWidth);
+        var (y0, y1, wy0, wy1) = Axis((int)pooled.shape[^2], layout.TileHeight);
+        var across = pooled.index_select(-1, x0).mul_(wx0).add_(pooled.index_select(-1, x1).mul_(wx1));    // [N, M, rows, w]
+        var result = across.index_select(-2, y0).mul_(wy0.unsqueeze(1)).add_(across.index_select(-2, y1).mul_(wy1.unsqueeze(1)));
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Source cells and weights of every output position along one axis.</summary>
+    private static (Tensor First, Tensor Second, Tensor FirstWeight, Tensor SecondWeight) Axis(int cells, int length)
+    {
+        var first = new long[length];
+        var second = new long[length];
+        var firstWeight = new float[length];
+        var secondWeight = new float[length];
+        var scale = (double)cells / length;
+        for (var i = 0; i < length; i++)
+        {
+            var source = Math.Max(scale * (i + 0.5) - 0.5, 0);
+            var lower = Math.Min((int)source, cells - 1);
+            first[i] = lower;
+            second[i] = Math.Min(lower + 1, cells - 1);
+            secondWeight[i] = (float)(source - lower);
+            firstWeight[i] = 1 - secondWeight[i];
+        }
+        return (tensor(first), tensor(second), tensor(firstWeight), tensor(secondWeight));
+    }
 
     /// <summary>Per-tile, per-channel mean and (unbiased) spread of windows [C, T, h, w]: [T, C] each, contiguous.
     /// A tile computing its own ([C, 1, h, w]) gets the same bits.</summary>

@@ -286,7 +286,7 @@ internal static class FlatSync
             using var expanded = weights!.expand(1, geometry.Layout.Count, geometry.Layout.TileHeight, geometry.Layout.TileWidth);
             total = geometry.Accumulate(expanded);
         }
-        return (sum / total).MoveToOuterDisposeScope();
+        return sum.div_(total).MoveToOuterDisposeScope();
     }
 
     /// <summary>
