@@ -11,4 +11,7 @@ public sealed class AcceleratorOptions
 
     /// <summary>Keep Stable Diffusion weights in fp16 on GPU devices (halves their memory; CPUs stay fp32).</summary>
     public bool HalfPrecision { get; set; }
+
+    /// <summary>&gt; 0: every tile uses a simulated denoiser costing this many ms per window (benchmark silos only).</summary>
+    public double BenchmarkTileMilliseconds { get; set; }
 }

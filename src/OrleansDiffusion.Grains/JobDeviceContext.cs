@@ -16,10 +16,13 @@ internal sealed class JobDeviceContext(JobPlan plan, IDenoiser denoiser, ISchedu
     public NoiseField Noise { get; } = new(plan.Spec.Seed);
 
     /// <summary>Builds everything from the assignment, exactly as the coordinator planned it.</summary>
-    public static JobDeviceContext Create(TileAssignment assignment, TorchSharp.torch.Device device, bool half, string? modelsDirectory)
+    /// <param name="benchmarkTileMilliseconds">&gt; 0 only on silos started by <c>odiff bench scaling</c>: a fixed-cost simulated denoiser.</param>
+    public static JobDeviceContext Create(TileAssignment assignment, TorchSharp.torch.Device device, bool half, string? modelsDirectory, double benchmarkTileMilliseconds = 0)
     {
         var spec = ModelStorePaths.Resolve(assignment.Spec, modelsDirectory);
-        var denoiser = JobComponents.CreateDenoiser(spec, device, half);
+        var denoiser = benchmarkTileMilliseconds > 0
+            ? new Diffusion.Bench.SimulatedDenoiser(assignment.Channels, assignment.Context, benchmarkTileMilliseconds)
+            : JobComponents.CreateDenoiser(spec, device, half);
         try
         {
             var sync = JobComponents.CreateSync(spec.Sync);

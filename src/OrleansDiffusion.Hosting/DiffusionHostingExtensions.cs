@@ -68,6 +68,7 @@ public static class DiffusionHostingExtensions
             o.Devices.Clear();
             foreach (var device in options.DeviceList) o.Devices.Add(device);
             o.HalfPrecision = options.HalfPrecision;
+            o.BenchmarkTileMilliseconds = options.BenchmarkTileMilliseconds;
         });
         services.Configure<OutputStoreOptions>(o =>
         {
