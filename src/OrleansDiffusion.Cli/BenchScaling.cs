@@ -22,13 +22,14 @@ internal static partial class BenchCommands
     private static readonly Option<int> Tiles = CliOption.Int("--tiles", "Tiles of the job (a grid of rows × columns; 64 = 8 × 8).", 64);
     private static readonly Option<double> TileMs = CliOption.Double("--tile-ms", "Simulated denoiser cost per tile and step, in milliseconds.", 20);
     private static readonly Option<int> Steps = CliOption.Int("--steps", "Denoising steps of the job.", 8);
+    private static readonly Option<SyncMode?> BenchSync = CliOption.Enum<SyncMode>("--sync", "Sync mode of the job (default attention).");
     private static readonly Option<string?> Silo = new("--silo") { Description = "The silo (OrleansDiffusion.Silo.dll); default: the one built beside this checkout." };
     private static readonly Option<bool> Json = new("--json") { Description = "Print the results as one JSON object on the last line." };
 
     private static Command CreateScaling()
     {
         var scaling = new Command("scaling", "Strong scaling over real silo processes (a simulated fixed-cost denoiser; a benchmark, not a job).");
-        foreach (var option in new Option[] { Workers, Tiles, TileMs, Steps, Silo, Json }) scaling.Options.Add(option);
+        foreach (var option in new Option[] { Workers, Tiles, TileMs, Steps, BenchSync, Silo, Json }) scaling.Options.Add(option);
         scaling.SetAction((parsed, cancellation) => ScalingAsync(parsed, cancellation));
         return scaling;
     }
@@ -49,13 +50,15 @@ internal static partial class BenchCommands
         var json = parsed.GetValue(Json);
         var log = json ? Console.Error : Console.Out;
 
-        // A grid of rows × columns windows of 64 with overlap 16 (stride 48).
+        // A grid of rows × columns windows of 64 with overlap 16 (stride 48; halo sync: no overlap).
+        var sync = parsed.GetValue(BenchSync) ?? SyncMode.Attention;
+        var overlap = sync == SyncMode.Halo ? 0 : 16;
         var rows = Enumerable.Range(1, (int)Math.Sqrt(tiles)).Last(r => tiles % r == 0);
         var columns = tiles / rows;
         var spec = new JobSpec
         {
-            Prompt = "marble", Width = 64 + (columns - 1) * 48, Height = 64 + (rows - 1) * 48, Tile = 64, Overlap = 16,
-            Steps = steps, Seed = 1, Sync = SyncMode.Attention,
+            Prompt = "marble", Width = 64 + (columns - 1) * (64 - overlap), Height = 64 + (rows - 1) * (64 - overlap), Tile = 64,
+            Overlap = overlap, Steps = steps, Seed = 1, Sync = sync,
         };
 
         await using var cluster = await BenchCluster.StartAsync(silo, tileMs, log, cancellation);
@@ -65,16 +68,16 @@ internal static partial class BenchCommands
             await cluster.ScaleToAsync(count, cancellation);
             var run = await cluster.RunAsync(spec, count, cancellation);
             var efficiency = results.Count == 0 ? 1.0 : results[0].StepSeconds * results[0].Workers / (count * run.StepSeconds);
-            var result = new ScalingResult(count, run.StepSeconds, run.CoordinatorShare, efficiency);
+            var result = new ScalingResult(count, run.StepSeconds, run.CoordinatorShare, run.SyncShare, efficiency);
             results.Add(result);
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{count,3} workers: {run.StepSeconds * 1000,8:F1} ms/step  coordinator {run.CoordinatorShare:P1}  efficiency {efficiency:P1}  ({tiles} tiles × {tileMs} ms, {run.Silos} silos used)"));
+                $"{count,3} workers: {run.StepSeconds * 1000,8:F1} ms/step  coordinator {run.CoordinatorShare:P1} (sync {run.SyncShare:P1})  efficiency {efficiency:P1}  ({tiles} tiles × {tileMs} ms, {run.Silos} silos used)"));
         }
         if (json)
         {
             var document = new
             {
-                results = results.Select(r => new { workers = r.Workers, step_seconds = Math.Round(r.StepSeconds, 5), coordinator_share = Math.Round(r.CoordinatorShare, 4), efficiency = Math.Round(r.Efficiency, 4) }),
+                results = results.Select(r => new { workers = r.Workers, step_seconds = Math.Round(r.StepSeconds, 5), coordinator_share = Math.Round(r.CoordinatorShare, 4), sync_share = Math.Round(r.SyncShare, 4), efficiency = Math.Round(r.Efficiency, 4) }),
             };
             Console.Out.WriteLine(JsonSerializer.Serialize(document));
         }
@@ -97,13 +100,14 @@ internal static partial class BenchCommands
         return [.. counts];
     }
 
-    private sealed record ScalingResult(int Workers, double StepSeconds, double CoordinatorShare, double Efficiency);
+    private sealed record ScalingResult(int Workers, double StepSeconds, double CoordinatorShare, double SyncShare, double Efficiency);
 }
 
 /// <summary>What one benchmark job measured.</summary>
 /// <param name="CoordinatorShare">the share of a step's critical path outside the denoisers: the coordinator's sync,
 /// gather and scatter, and the messages between it and the tiles.</param>
-internal sealed record BenchRun(double StepSeconds, double CoordinatorShare, int Silos);
+/// <param name="SyncShare">the share of the job's wall time spent in the coordinator's sync math alone.</param>
+internal sealed record BenchRun(double StepSeconds, double CoordinatorShare, double SyncShare, int Silos);
 
 /// <summary>redis-server, a coordinator silo and worker silos on loopback, killed (with their children) on dispose.</summary>
 internal sealed class BenchCluster : IAsyncDisposable
@@ -214,7 +218,7 @@ internal sealed class BenchCluster : IAsyncDisposable
             ? (l.Seconds - f.Seconds) / (l.Step - f.Step)
             : statistics.Seconds / spec.Steps;
         var share = Math.Clamp(1 - statistics.DenoiseSeconds / statistics.Seconds, 0, 1);
-        return new BenchRun(stepSeconds, share, statistics.Silos);
+        return new BenchRun(stepSeconds, share, Math.Clamp(statistics.SyncSeconds / statistics.Seconds, 0, 1), statistics.Silos);
     }
 
     private Dictionary<string, string> SiloEnvironment(string role, string name, int http, int gateway) => new()

@@ -156,8 +156,8 @@ internal sealed class SyncGeometry
         return stack(rows).view(channels, Layout.Count, Layout.TileHeight, Layout.TileWidth).MoveToOuterDisposeScope();
     }
 
-    /// <summary>[T, C, h + 2c, w + 2c]: every tile's window plus <paramref name="context"/>, cut from the canvas
-    /// [C, H, W], in layout order.</summary>
+    /// <summary>[C, T, h + 2c, w + 2c]: every tile's window plus <paramref name="context"/>, cut from the canvas
+    /// [C, H, W] with one index_select per channel, in layout order (tile i's update is the view <c>[:, i]</c>).</summary>
     public Tensor Crops(Tensor canvas, int context)
     {
         using var scope = NewDisposeScope();
@@ -165,9 +165,9 @@ internal sealed class SyncGeometry
         var channels = canvas.shape[0];
         var flat = canvas.view(channels, -1);
         var rows = new Tensor[channels];
-        for (var c = 0; c < channels; c++) rows[c] = flat[c].index_select(0, index).view(Layout.Count, -1);
-        return stack(rows, 1)
-            .view(Layout.Count, channels, Layout.TileHeight + 2 * context, Layout.TileWidth + 2 * context)
+        for (var c = 0; c < channels; c++) rows[c] = flat[c].index_select(0, index);
+        return stack(rows)
+            .view(channels, Layout.Count, Layout.TileHeight + 2 * context, Layout.TileWidth + 2 * context)
             .MoveToOuterDisposeScope();
     }
 
