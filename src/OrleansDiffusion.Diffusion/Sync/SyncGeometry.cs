@@ -22,6 +22,8 @@ internal sealed class SyncGeometry
     private readonly Dictionary<double, Tensor> _spatial = [];
     private readonly int[] _xs;
     private readonly int[] _ys;
+    private int[]? _windowCells;
+    private int[]? _coverage;
     private Tensor? _windowIndex;
     private Tensor? _counts;
     private Tensor? _gaussian;
@@ -43,16 +45,6 @@ internal sealed class SyncGeometry
             _ys[window.Row] = window.Y;
         }
         for (var slot = 0; slot < GridToTile.Length; slot++) TileToGrid[GridToTile[slot]] = slot;
-
-        // Canvas cell of every window cell, grid-major, and how many windows cover each cell.
-        WindowCellsOf = new int[layout.Count * WindowCells];
-        Coverage = new int[CanvasCells];
-        for (var slot = 0; slot < layout.Count; slot++)
-        {
-            var cells = CropCells(GridToTile[slot], 0);
-            cells.CopyTo(WindowCellsOf, slot * WindowCells);
-            foreach (var cell in cells) Coverage[cell]++;
-        }
     }
 
     public static SyncGeometry Of(TileLayout layout) => Cache.GetValue(layout, l => new SyncGeometry(l));
@@ -78,11 +70,43 @@ internal sealed class SyncGeometry
     public int[] GridToTile { get; }
     public int[] TileToGrid { get; }
 
-    /// <summary>[T·h·w] canvas cell of each window cell, grid-major.</summary>
-    public int[] WindowCellsOf { get; }
+    /// <summary>[T·h·w] canvas cell of each window cell, grid-major (built on first use: the band exchange, no-sync
+    /// stitching and attention's canvas reads need it, average and Gaussian sync do not).</summary>
+    public int[] WindowCellsOf
+    {
+        get
+        {
+            lock (_lock)
+            {
+                if (_windowCells is null)
+                {
+                    var cells = new int[Layout.Count * WindowCells];
+                    for (var slot = 0; slot < Layout.Count; slot++) CropCells(GridToTile[slot], 0).CopyTo(cells, slot * WindowCells);
+                    _windowCells = cells;
+                }
+                return _windowCells;
+            }
+        }
+    }
 
     /// <summary>How many windows contain each canvas cell.</summary>
-    public int[] Coverage { get; }
+    public int[] Coverage
+    {
+        get
+        {
+            var cells = WindowCellsOf;
+            lock (_lock)
+            {
+                if (_coverage is null)
+                {
+                    var coverage = new int[CanvasCells];
+                    foreach (var cell in cells) coverage[cell]++;
+                    _coverage = coverage;
+                }
+                return _coverage;
+            }
+        }
+    }
 
     /// <summary>[T·h·w] <see cref="WindowCellsOf"/> as an int64 tensor.</summary>
     public Tensor WindowIndex => Lazy(ref _windowIndex, () => Index(WindowCellsOf));
@@ -156,19 +180,41 @@ internal sealed class SyncGeometry
         return stack(rows).view(channels, Layout.Count, Layout.TileHeight, Layout.TileWidth).MoveToOuterDisposeScope();
     }
 
-    /// <summary>[C, T, h + 2c, w + 2c]: every tile's window plus <paramref name="context"/>, cut from the canvas
-    /// [C, H, W] with one index_select per channel, in layout order (tile i's update is the view <c>[:, i]</c>).</summary>
-    public Tensor Crops(Tensor canvas, int context)
+    /// <summary>Every tile's window plus <paramref name="context"/> cells of the canvas [C, H, W] around it, in layout
+    /// order, as views: the canvas is padded once (mirrored, or wrapped on a tileable canvas, as
+    /// <see cref="TileLayout.AxisIndices"/> maps coordinates) and each crop is a rectangle of it, so no window is copied
+    /// here (a payload copies once when it is serialised). Layouts too small to pad that way gather through
+    /// <see cref="CropIndex"/> instead.</summary>
+    public Tensor[] Crops(Tensor canvas, int context)
     {
         using var scope = NewDisposeScope();
+        var layout = Layout;
+        var (height, width) = (layout.TileHeight + 2 * context, layout.TileWidth + 2 * context);
+        var (right, bottom) = layout.Wrap ? (layout.TileWidth + context, layout.TileHeight + context) : (context, context);
+        var mirrored = !layout.Wrap && context < layout.CanvasWidth && context < layout.CanvasHeight;
+        var wrapped = layout.Wrap && right <= layout.CanvasWidth && bottom <= layout.CanvasHeight && context <= Math.Min(layout.CanvasWidth, layout.CanvasHeight);
+        var crops = new Tensor[layout.Count];
+        if (mirrored || wrapped)
+        {
+            var padded = context == 0 && !layout.Wrap
+                ? canvas.alias()
+                : nn.functional.pad(canvas.unsqueeze(0), [context, right, context, bottom],
+                    layout.Wrap ? TorchSharp.PaddingModes.Circular : TorchSharp.PaddingModes.Reflect).squeeze(0);
+            for (var t = 0; t < crops.Length; t++)
+            {
+                var window = layout.Windows[t];
+                crops[t] = padded.narrow(1, window.Y, height).narrow(2, window.X, width).MoveToOuterDisposeScope();
+            }
+            return crops;
+        }
         var index = CropIndex(context);
         var channels = canvas.shape[0];
         var flat = canvas.view(channels, -1);
         var rows = new Tensor[channels];
         for (var c = 0; c < channels; c++) rows[c] = flat[c].index_select(0, index);
-        return stack(rows)
-            .view(channels, Layout.Count, Layout.TileHeight + 2 * context, Layout.TileWidth + 2 * context)
-            .MoveToOuterDisposeScope();
+        var all = stack(rows).view(channels, layout.Count, height, width);
+        for (var t = 0; t < crops.Length; t++) crops[t] = all.select(1, t).MoveToOuterDisposeScope();
+        return crops;
     }
 
     /// <summary>[h·w] the window Gaussian (Mixture of Diffusers), row-major.</summary>

@@ -59,9 +59,8 @@ internal static class CanvasSync
         var updates = new Tensor?[plan.Layout.Count];
         if (!input.IsLast)
         {
-            // Views of one gathered tensor: no per-tile copy here (a payload copies once when it is serialised).
-            using var crops = SyncGeometry.Of(plan.Layout).Crops(canvas, plan.Context);
-            for (var i = 0; i < updates.Length; i++) updates[i] = crops.select(1, i);
+            var crops = SyncGeometry.Of(plan.Layout).Crops(canvas, plan.Context);
+            for (var i = 0; i < updates.Length; i++) updates[i] = crops[i];
         }
         return new SyncResult(canvas, updates);
     }
