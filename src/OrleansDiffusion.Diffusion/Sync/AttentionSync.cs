@@ -111,10 +111,13 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
     /// A tile computing its own ([C, 1, h, w]) gets the same bits.</summary>
     internal static (Tensor Mean, Tensor Spread) Statistics(Tensor values)
     {
-        using var flat = values.view(values.shape[0], values.shape[1], -1);
-        using var mean = flat.mean([2]);
-        using var spread = flat.std([2]);
-        return (mean.t().contiguous(), spread.t().contiguous());
+        using var scope = NewDisposeScope();
+        var flat = values.view(values.shape[0], values.shape[1], -1);
+        var mean = flat.mean([2], keepdim: true);
+        // Two passes (centre, then the sum of squares): cheaper than torch's per-element Welford update.
+        var centred = flat - mean;
+        var spread = centred.mul_(centred).sum(2).div_(Math.Max(1, flat.shape[2] - 1)).sqrt_();
+        return (mean.squeeze(2).t().contiguous().MoveToOuterDisposeScope(), spread.t().contiguous().MoveToOuterDisposeScope());
     }
 
     /// <summary>Requirement (d): per tile and channel, the scale and shift that pull each tile's mean and spread toward the

@@ -24,11 +24,9 @@ internal sealed class SyncGeometry
     private readonly int[] _ys;
     private int[]? _windowCells;
     private int[]? _coverage;
-    private Tensor? _windowIndex;
     private Tensor? _counts;
     private Tensor? _gaussian;
     private Tensor? _gaussianTotal;
-    private Tensor? _gridOrder;
 
     private SyncGeometry(TileLayout layout)
     {
@@ -108,12 +106,6 @@ internal sealed class SyncGeometry
         }
     }
 
-    /// <summary>[T·h·w] <see cref="WindowCellsOf"/> as an int64 tensor.</summary>
-    public Tensor WindowIndex => Lazy(ref _windowIndex, () => Index(WindowCellsOf));
-
-    /// <summary>[T] the layout position of each grid slot (reorders per-tile rows into grid order).</summary>
-    public Tensor GridOrder => Lazy(ref _gridOrder, () => Index(GridToTile));
-
     /// <summary>[1, H, W] windows covering each cell (the uniform weights' total).</summary>
     public Tensor Counts => Lazy(ref _counts, () =>
     {
@@ -145,17 +137,24 @@ internal sealed class SyncGeometry
 
     /// <summary>[M, H, W] Σ over windows of <paramref name="values"/> [M, T, h, w] (grid order), placed at each window:
     /// tile columns into row strips, then row strips into the canvas (wrapping windows in up to two pieces per axis).</summary>
-    public Tensor Accumulate(Tensor values)
+    /// <param name="weights">null, or [1, T, h, w] / [1, 1, h, w] weights multiplied in column by column (the product
+    /// is the same element-wise multiply as weighting everything first, but each column's stays in cache).</param>
+    public Tensor Accumulate(Tensor values, Tensor? weights = null)
     {
         using var scope = NewDisposeScope();
         var layout = Layout;
         var (height, width) = (layout.TileHeight, layout.TileWidth);
         var channels = values.shape[0];
         var grid = values.view(channels, layout.Rows, layout.Columns, height, width);
+        var weightGrid = weights is null ? null
+            : weights.shape[1] == 1 ? weights.view(weights.shape[0], 1, 1, height, width)
+            : weights.view(weights.shape[0], layout.Rows, layout.Columns, height, width);
         var strips = zeros(channels, layout.Rows, height, layout.CanvasWidth);
         for (var column = 0; column < layout.Columns; column++)
         {
+            using var columnScope = NewDisposeScope();
             var windows = grid.select(2, column);                                   // [M, R, h, w]
+            if (weightGrid is not null) windows = windows * weightGrid.select(2, weightGrid.shape[2] == 1 ? 0 : column);
             foreach (var (offset, start, length) in Spans(_xs[column], width, layout.CanvasWidth))
                 strips.narrow(3, start, length).add_(windows.narrow(3, offset, length));
         }
@@ -169,15 +168,13 @@ internal sealed class SyncGeometry
         return canvas.MoveToOuterDisposeScope();
     }
 
-    /// <summary>[M, T, h, w] every window's cells read from <paramref name="canvas"/> [M, H, W], grid order.</summary>
+    /// <summary>[M, T, h, w] every window's cells read from <paramref name="canvas"/> [M, H, W], grid order: the
+    /// windows' rectangles of the canvas (see <see cref="Crops"/>) stacked in one copy.</summary>
     public Tensor Gather(Tensor canvas)
     {
         using var scope = NewDisposeScope();
-        var channels = canvas.shape[0];
-        var flat = canvas.view(channels, -1);
-        var rows = new Tensor[channels];
-        for (var c = 0; c < channels; c++) rows[c] = flat[c].index_select(0, WindowIndex);
-        return stack(rows).view(channels, Layout.Count, Layout.TileHeight, Layout.TileWidth).MoveToOuterDisposeScope();
+        var windows = Crops(canvas, 0);
+        return stack(GridToTile.Select(t => windows[t]).ToArray(), 1).MoveToOuterDisposeScope();
     }
 
     /// <summary>Every tile's window plus <paramref name="context"/> cells of the canvas [C, H, W] around it, in layout
@@ -326,7 +323,7 @@ internal static class FlatSync
     public static Tensor Mean(SyncGeometry geometry, Tensor values, Tensor? weights, Tensor? total = null)
     {
         using var scope = NewDisposeScope();
-        var sum = geometry.Accumulate(weights is null ? values : values * weights);
+        var sum = geometry.Accumulate(values, weights);
         if (total is null)
         {
             using var expanded = weights!.expand(1, geometry.Layout.Count, geometry.Layout.TileHeight, geometry.Layout.TileWidth);
