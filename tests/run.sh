@@ -8,8 +8,8 @@ need_packages=()
 command -v g++ >/dev/null || need_packages+=(g++)
 # The end-to-end tests start a real Redis for cluster membership.
 command -v redis-server >/dev/null || [[ -x /usr/bin/redis-server ]] || need_packages+=(redis-server)
-# promtool (Debian package prometheus) checks the dashboard's PromQL and a live /metrics scrape.
-command -v promtool >/dev/null || need_packages+=(prometheus)
+# promtool and prometheus (Debian package prometheus) check the dashboard's PromQL, a live /metrics scrape, and every dashboard query against a real Prometheus.
+{ command -v promtool && command -v prometheus; } >/dev/null || need_packages+=(prometheus)
 # The summary line is the contract even when nothing could run: a failed set-up reports why and "0 passed, N failed".
 setup_failed() {
   echo "cannot run the tests: $1" >&2

@@ -11,6 +11,7 @@ internal static partial class Program
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(ModelCommands.Create());
         root.Subcommands.Add(TextureScoreCommand.Create());
+        root.Subcommands.Add(BenchCommands.Create());
         foreach (var command in ClusterCommands.Create()) root.Subcommands.Add(command);
         return root;
     }

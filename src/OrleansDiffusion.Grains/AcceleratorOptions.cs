@@ -14,4 +14,7 @@ public sealed class AcceleratorOptions
 
     /// <summary>Bytes of loaded models each device keeps; least recently used models without a job go beyond it.</summary>
     public long ModelCacheBytes { get; set; } = 16L << 30;
+
+    /// <summary>&gt; 0: every tile uses a simulated denoiser costing this many ms per window (benchmark silos only).</summary>
+    public double BenchmarkTileMilliseconds { get; set; }
 }

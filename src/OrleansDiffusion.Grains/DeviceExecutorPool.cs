@@ -12,12 +12,14 @@ public sealed class DeviceExecutorPool : IDisposable
     private readonly Lock _lock = new();
     private readonly bool _half;
     private readonly string? _models;
+    private readonly double _benchmarkTileMilliseconds;
 
     public DeviceExecutorPool(IOptions<AcceleratorOptions> options, IOptions<OutputStoreOptions> store)
     {
         var accelerator = options.Value;
         _half = accelerator.HalfPrecision;
         _models = store.Value.ModelsDirectory;
+        _benchmarkTileMilliseconds = accelerator.BenchmarkTileMilliseconds;
         Executors = accelerator.Devices.Select(d => new DeviceExecutor(d, accelerator.MaxBatch)).ToArray();
         ModelCaches = Executors.ToDictionary(e => e.Name, _ => new ModelCache(accelerator.ModelCacheBytes));
     }
@@ -48,7 +50,7 @@ public sealed class DeviceExecutorPool : IDisposable
         {
             if (!_contexts.TryGetValue((executor.Name, jobKey), out var context))
             {
-                context = Task.Run(() => JobDeviceContext.CreateAsync(assignment, executor.Device, _half, _models, ModelCaches[executor.Name]));
+                context = Task.Run(() => JobDeviceContext.CreateAsync(assignment, executor.Device, _half, _models, ModelCaches[executor.Name], _benchmarkTileMilliseconds));
                 _contexts[(executor.Name, jobKey)] = context;
             }
             return context;

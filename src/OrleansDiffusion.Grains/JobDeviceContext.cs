@@ -18,12 +18,18 @@ internal sealed class JobDeviceContext(JobPlan plan, IDenoiser denoiser, ISchedu
     public NoiseField Noise { get; } = new(plan.Spec.Seed);
 
     /// <summary>Builds everything from the assignment, exactly as the coordinator planned it (on the thread pool).</summary>
-    public static async Task<JobDeviceContext> CreateAsync(TileAssignment assignment, TorchSharp.torch.Device device, bool half, string? modelsDirectory, ModelCache models)
+    /// <param name="benchmarkTileMilliseconds">&gt; 0 only on silos started by <c>odiff bench scaling</c>: a fixed-cost simulated denoiser.</param>
+    public static async Task<JobDeviceContext> CreateAsync(TileAssignment assignment, TorchSharp.torch.Device device, bool half, string? modelsDirectory,
+        ModelCache models, double benchmarkTileMilliseconds = 0)
     {
         var spec = ModelStorePaths.Resolve(assignment.Spec, modelsDirectory);
         ModelLease<StableDiffusionModel>? lease = null;
         IDenoiser denoiser;
-        if (spec.Model is { } folder)
+        if (benchmarkTileMilliseconds > 0)
+        {
+            denoiser = new Diffusion.Bench.SimulatedDenoiser(assignment.Channels, assignment.Context, benchmarkTileMilliseconds);
+        }
+        else if (spec.Model is { } folder)
         {
             JobComponents.OpenModel(spec); // the canvas fits the model's latent grid
             lease = await models.AcquireAsync(folder, device, half && device.type != TorchSharp.DeviceType.CPU);

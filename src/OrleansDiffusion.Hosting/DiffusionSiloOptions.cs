@@ -92,6 +92,10 @@ public sealed class DiffusionSiloOptions
     /// third of it (and at most 10 s) and are repeated, so a step may take any time.</summary>
     public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>&gt; 0 only for <c>odiff bench scaling</c>: this silo's tiles use a simulated denoiser that sleeps this many
+    /// milliseconds per window instead of running the job's model (never set it on a silo that serves jobs).</summary>
+    public double BenchmarkTileMilliseconds { get; set; }
+
     /// <summary>Period of the reminder that resumes a job whose coordinator was lost.</summary>
     public TimeSpan ResumeCheckPeriod { get; set; } = TimeSpan.FromMinutes(1);
 

@@ -19,7 +19,7 @@ public sealed partial class MetricsScrapeTests(RedisAndSilosFixture cluster)
     /// <summary>Orleans counters the dashboard's "failed calls" panel reads; OpenTelemetry exports a counter only
     /// once it has been incremented, and a healthy test run has no failures. Their names are checked against
     /// Orleans.Core by the deployment tests.</summary>
-    private static readonly HashSet<string> FailureCounters =
+    internal static readonly HashSet<string> FailureCounters =
     [
         "orleans_messaging_sent_failed_total", "orleans_app_requests_timedout_total", "orleans_messaging_rejected_total",
         "orleans_catalog_activation_failed_to_activate_total",

@@ -1,5 +1,4 @@
 using OrleansDiffusion.Abstractions;
-using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Diffusion.Sync;
 
@@ -19,5 +18,5 @@ public sealed class HaloSync : ISyncMode
     public bool OverlapsWindows => false;
 
     public SyncResult Synchronize(SyncInput input) =>
-        CanvasSync.Result(input, WeightedAverageSync.Blend(input.Plan, input.Proposals, _ => null));
+        CanvasSync.Result(input, CanvasSync.Mean(input.Plan, input.Proposals, gaussian: false));
 }

@@ -12,7 +12,8 @@ public sealed record SyncInput(JobPlan Plan, IReadOnlyList<Tensor> Proposals, in
 
 /// <summary>
 /// The coordinator's answer: the synced canvas (always on the last step) and, before the last step, each
-/// tile's next window including its context (null: the tile keeps its own proposal).
+/// tile's next window including its context (null: the tile keeps its own proposal). Updates may be views that share
+/// storage with the canvas and with each other (overlapping windows): read them, never modify them in place.
 /// </summary>
 public sealed class SyncResult(Tensor? canvas, Tensor?[] updates) : IDisposable
 {

@@ -1,11 +1,12 @@
 using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion.Tiling;
 using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Diffusion.Sync;
 
 /// <summary>
-/// Tiles never see each other; at the end each pixel is taken from the window it lies deepest inside.
-/// This is the baseline that shows seams.
+/// Tiles never see each other; at the end each pixel is taken from the window it lies deepest inside
+/// (the first such window on a tie). This is the baseline that shows seams.
 /// </summary>
 public sealed class NoSync : ISyncMode
 {
@@ -23,32 +24,37 @@ public sealed class NoSync : ISyncMode
     {
         using var scope = NewDisposeScope();
         var layout = input.Plan.Layout;
-        var canvas = zeros(input.Plan.Channels, layout.CanvasHeight, layout.CanvasWidth);
-        var best = full(1, layout.CanvasHeight, layout.CanvasWidth, -1f);
-        using var depth = Depth(layout.TileHeight, layout.TileWidth);
-        for (var i = 0; i < input.Proposals.Count; i++)
-        {
-            foreach (var piece in CanvasRegions.Pieces(layout.Windows[i], layout.CanvasWidth, layout.CanvasHeight))
-            {
-                using var pieceScope = NewDisposeScope();
-                var tileDepth = piece.OfWindow(depth);
-                var region = piece.OfCanvas(best);
-                var wins = tileDepth.gt(region);
-                region.copy_(where(wins, tileDepth, region));
-                var target = piece.OfCanvas(canvas);
-                target.copy_(where(wins, piece.OfWindow(input.Proposals[i]), target));
-            }
-        }
-        return canvas.MoveToOuterDisposeScope();
+        var geometry = SyncGeometry.Of(layout);
+        var stacked = geometry.Stack(input.Proposals);
+        var channels = stacked.shape[0];
+        var values = stacked.view(channels, -1);
+        var source = DeepestSource(geometry);
+        var rows = new Tensor[channels];
+        for (var c = 0; c < channels; c++) rows[c] = values[c].index_select(0, source);
+        return stack(rows).view(channels, layout.CanvasHeight, layout.CanvasWidth).MoveToOuterDisposeScope();
     }
 
-    /// <summary>[1, h, w]: distance to the nearest window edge.</summary>
-    private static Tensor Depth(int height, int width)
+    /// <summary>[H·W] for every canvas cell, the window cell (grid slot · h·w + position) deepest inside its window
+    /// (the first in layout order on a tie).</summary>
+    private static Tensor DeepestSource(SyncGeometry geometry)
     {
-        using var y = arange(height, dtype: ScalarType.Float32);
-        using var x = arange(width, dtype: ScalarType.Float32);
-        using var dy = minimum(y, (height - 1) - y).unsqueeze(1);
-        using var dx = minimum(x, (width - 1) - x).unsqueeze(0);
-        return minimum(dy, dx).unsqueeze(0);
+        var layout = geometry.Layout;
+        var (height, width) = (layout.TileHeight, layout.TileWidth);
+        var best = new int[geometry.CanvasCells];
+        var source = new int[geometry.CanvasCells];
+        Array.Fill(best, -1);
+        var cells = geometry.WindowCellsOf;
+        for (var tile = 0; tile < layout.Count; tile++)
+        {
+            var first = geometry.TileToGrid[tile] * geometry.WindowCells;
+            for (var position = 0; position < geometry.WindowCells; position++)
+            {
+                var (y, x) = (position / width, position % width);
+                var depth = Math.Min(Math.Min(y, height - 1 - y), Math.Min(x, width - 1 - x));
+                var cell = cells[first + position];
+                if (depth > best[cell]) (best[cell], source[cell]) = (depth, first + position);
+            }
+        }
+        return SyncGeometry.Index(source);
     }
 }

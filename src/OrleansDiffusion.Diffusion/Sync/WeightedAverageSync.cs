@@ -25,57 +25,43 @@ public sealed class WeightedAverageSync : ISyncMode
     /// is computed from mirrored context, and a uniform average turns that error into a line at every window edge.</summary>
     public int Context(int maxDenoiserHalo) => maxDenoiserHalo;
 
-    public SyncResult Synchronize(SyncInput input) => CanvasSync.Result(input, BlendCanvas(input));
-
-    private Tensor BlendCanvas(SyncInput input)
-    {
-        using var scope = NewDisposeScope();
-        var weight = Mode == SyncMode.Gaussian ? GaussianWeight(input.Plan) : null;
-        return Blend(input.Plan, input.Proposals, _ => weight).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Σ w_i x̂_i / Σ w_i over the canvas.</summary>
-    internal static Tensor Blend(JobPlan plan, IReadOnlyList<Tensor> values, Func<int, Tensor?> weightOf)
-    {
-        var layout = plan.Layout;
-        using var sum = zeros(values[0].shape[0], layout.CanvasHeight, layout.CanvasWidth);
-        using var total = zeros(1, layout.CanvasHeight, layout.CanvasWidth);
-        for (var i = 0; i < values.Count; i++)
-        {
-            using var scope = NewDisposeScope();
-            CanvasRegions.Accumulate(sum, total, layout.Windows[i], values[i], weightOf(i));
-        }
-        return sum / total;
-    }
+    public SyncResult Synchronize(SyncInput input) =>
+        CanvasSync.Result(input, CanvasSync.Mean(input.Plan, input.Proposals, Mode == SyncMode.Gaussian));
 
     /// <summary>[1, h, w] separable Gaussian centred on the window.</summary>
     public static Tensor GaussianWeight(JobPlan plan)
     {
-        using var gy = Gaussian1D(plan.Layout.TileHeight);
-        using var gx = Gaussian1D(plan.Layout.TileWidth);
-        return gy.unsqueeze(1).mul(gx.unsqueeze(0)).unsqueeze(0);
-    }
-
-    private static Tensor Gaussian1D(int length)
-    {
-        var mid = (length - 1) / 2.0;
-        var values = Enumerable.Range(0, length)
-            .Select(x => (float)Math.Exp(-Math.Pow((x - mid) / length, 2) / (2 * GaussianVariance)))
-            .ToArray();
-        return tensor(values);
+        using var flat = SyncGeometry.WindowGaussian(plan.Layout);
+        return flat.view(1, plan.Layout.TileHeight, plan.Layout.TileWidth);
     }
 }
 
-/// <summary>Shared tail of the canvas-based modes: each tile's next window is its crop of the synced canvas.</summary>
+/// <summary>Shared parts of the canvas-based modes, vectorised over all tiles (see <see cref="SyncGeometry"/>).</summary>
 internal static class CanvasSync
 {
+    /// <summary>The uniform (<paramref name="gaussian"/> false) or Gaussian-weighted mean canvas [C, H, W].</summary>
+    public static Tensor Mean(JobPlan plan, IReadOnlyList<Tensor> proposals, bool gaussian)
+    {
+        using var scope = NewDisposeScope();
+        var geometry = SyncGeometry.Of(plan.Layout);
+        return Mean(geometry, geometry.Stack(proposals), gaussian).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The mean canvas of stacked windows [C, T, h, w] (grid order).</summary>
+    public static Tensor Mean(SyncGeometry geometry, Tensor stacked, bool gaussian) => gaussian
+        ? FlatSync.Mean(geometry, stacked, geometry.Gaussian, geometry.GaussianTotal)
+        : FlatSync.Mean(geometry, stacked, null, geometry.Counts);
+
+    /// <summary>Each tile's next window is its crop (window plus context) of the synced canvas.</summary>
     public static SyncResult Result(SyncInput input, Tensor canvas)
     {
         var plan = input.Plan;
         var updates = new Tensor?[plan.Layout.Count];
         if (!input.IsLast)
-            for (var i = 0; i < updates.Length; i++)
-                updates[i] = CanvasRegions.Crop(canvas, plan.Layout.Windows[i], plan.Context, plan.Layout.Wrap);
+        {
+            var crops = SyncGeometry.Of(plan.Layout).Crops(canvas, plan.Context);
+            for (var i = 0; i < updates.Length; i++) updates[i] = crops[i];
+        }
         return new SyncResult(canvas, updates);
     }
 }

@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion.Engine;
+using OrleansDiffusion.Diffusion.Exchange;
+using OrleansDiffusion.Diffusion.Sync;
+using OrleansDiffusion.Diffusion.Tiling;
+using static TorchSharp.torch;
+
+namespace OrleansDiffusion.Diffusion.Bench;
+
+/// <summary>One sync mode's coordinator cost: milliseconds per step and per tile-step.</summary>
+/// <param name="CpuMilliseconds">process CPU time per step (all threads): steadier than wall time on a shared machine.</param>
+public sealed record SyncTiming(SyncMode Mode, int Tiles, double StepMilliseconds, double CpuMilliseconds)
+{
+    public double TileStepMilliseconds => StepMilliseconds / Tiles;
+    public double CpuTileStepMilliseconds => CpuMilliseconds / Tiles;
+}
+
+/// <summary>
+/// Times <see cref="ISyncMode.Synchronize"/> as the coordinator runs it (proposals in, canvas and per-tile updates
+/// out) on a synthetic layout, e.g. 441 tiles of 64×64 with overlap 16 on a 1024² canvas.
+/// </summary>
+public static class SyncBenchmark
+{
+    /// <summary>Band-exchange bytes per step for the same layout (see <see cref="BandExchange"/>).</summary>
+    public static ExchangeBytes Bytes(SyncMode mode, int canvas, int tile, int overlap, int channels, int context)
+    {
+        var (plan, sync) = Setup(mode, canvas, tile, overlap, channels, context);
+        return BandExchange.Create(plan, sync).Bytes;
+    }
+
+    private static (JobPlan Plan, ISyncMode Sync) Setup(SyncMode mode, int canvas, int tile, int overlap, int channels, int context)
+    {
+        var spec = new JobSpec { Width = canvas, Height = canvas, Tile = tile, Overlap = mode == SyncMode.Halo ? 0 : overlap, Steps = 10, Sync = mode };
+        var layout = TileLayout.Plan(canvas, canvas, tile, spec.Overlap, wrap: false);
+        return (new JobPlan(spec, layout, mode == SyncMode.Halo ? Math.Max(context, 1) : context, channels), JobComponents.CreateSync(mode));
+    }
+
+    public static SyncTiming Measure(SyncMode mode, int canvas, int tile, int overlap, int channels, int context, int repeats)
+    {
+        var (plan, sync) = Setup(mode, canvas, tile, overlap, channels, context);
+        var layout = plan.Layout;
+        var generator = new Generator(7);
+        var proposals = layout.Windows.Select(w => randn([channels, w.Height, w.Width], generator: generator)).ToArray();
+        try
+        {
+            Run(sync, plan, proposals); // warm-up: caches, allocator
+            using var process = Process.GetCurrentProcess();
+            var cpu = process.TotalProcessorTime;
+            var watch = Stopwatch.StartNew();
+            for (var i = 0; i < repeats; i++) Run(sync, plan, proposals);
+            var wall = watch.Elapsed.TotalMilliseconds / repeats;
+            process.Refresh();
+            return new SyncTiming(mode, layout.Count, wall, (process.TotalProcessorTime - cpu).TotalMilliseconds / repeats);
+        }
+        finally
+        {
+            foreach (var proposal in proposals) proposal.Dispose();
+        }
+    }
+
+    private static void Run(ISyncMode sync, JobPlan plan, Tensor[] proposals)
+    {
+        // A middle step: tone sync active, every tile gets its update.
+        using var result = sync.Synchronize(new SyncInput(plan, proposals, 1, plan.Steps));
+        foreach (var update in result.Updates) update?.Dispose();
+    }
+}

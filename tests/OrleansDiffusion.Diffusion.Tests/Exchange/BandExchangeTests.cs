@@ -1,0 +1,116 @@
+using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion.Engine;
+using OrleansDiffusion.Diffusion.Exchange;
+using OrleansDiffusion.Diffusion.Sync;
+using OrleansDiffusion.Diffusion.Tiling;
+using static TorchSharp.torch;
+
+namespace OrleansDiffusion.Diffusion.Tests.Exchange;
+
+public class BandExchangeTests
+{
+    /// <summary>mode, canvas, tile, overlap, context, tileable.</summary>
+    public static TheoryData<SyncMode, int, int, int, int, bool> Cases()
+    {
+        var data = new TheoryData<SyncMode, int, int, int, int, bool>();
+        foreach (var mode in new[] { SyncMode.None, SyncMode.Average, SyncMode.Gaussian, SyncMode.Attention })
+        {
+            data.Add(mode, 160, 64, 24, 0, false);   // uneven: the last window is shifted inward; a non-local model
+            data.Add(mode, 150, 48, 16, 3, false);   // uneven, a local denoiser's context (mirrored at the edge)
+            data.Add(mode, 144, 64, 16, 2, true);    // tileable: windows and context wrap
+        }
+        data.Add(SyncMode.Halo, 150, 48, 0, 3, false); // halo tiles partition the canvas; the shifted last ones overlap
+        data.Add(SyncMode.Halo, 144, 48, 0, 3, true);
+        return data;
+    }
+
+    private static JobPlan Plan(SyncMode mode, int size, int tile, int overlap, int context, bool wrap) =>
+        new(new JobSpec { Width = size, Height = size, Tile = tile, Overlap = overlap, Steps = 8, Sync = mode },
+            TileLayout.Plan(size, size, tile, overlap, wrap), context, 4);
+
+    /// <summary>Proposals that disagree in the overlaps, in content and in tone.</summary>
+    private static Tensor[] Proposals(JobPlan plan)
+    {
+        var generator = new Generator(23);
+        return plan.Layout.Windows.Select(w =>
+            (randn([4, w.Height, w.Width], generator: generator) + randn([4, 1, 1], generator: generator)).contiguous()).ToArray();
+    }
+
+    private static bool SameBits(Tensor a, Tensor b) =>
+        a.shape.SequenceEqual(b.shape) && a.contiguous().bytes.SequenceEqual(b.contiguous().bytes);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Band_only_sync_equals_full_window_sync_bit_for_bit(SyncMode mode, int size, int tile, int overlap, int context, bool wrap)
+    {
+        var plan = Plan(mode, size, tile, overlap, context, wrap);
+        var sync = JobComponents.CreateSync(mode);
+        var exchange = BandExchange.Create(plan, sync);
+        var proposals = Proposals(plan);
+        foreach (var step in new[] { 0, 3, plan.Steps - 2 }) // tone strong, weaker, and decayed to zero
+        {
+            using var full = sync.Synchronize(new SyncInput(plan, proposals, step, plan.Steps));
+            var uploads = plan.Layout.Windows.Select(w => exchange.Upload(w.Index, proposals[w.Index])).Reverse().ToArray();
+            var replies = exchange.Synchronize(uploads, step, plan.Steps);
+            foreach (var w in plan.Layout.Windows)
+            {
+                using var next = exchange.Apply(w.Index, proposals[w.Index], replies[w.Index]);
+                var expected = full.Updates[w.Index] ?? proposals[w.Index];
+                Assert.True(SameBits(next, expected),
+                    $"{mode} step {step} tile {w.Index}: max diff {(next - expected).abs().max().item<float>()}");
+            }
+            foreach (var upload in uploads) upload.Dispose();
+            foreach (var reply in replies) reply.Dispose();
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Tiles_send_and_receive_only_their_bands(SyncMode mode, int size, int tile, int overlap, int context, bool wrap)
+    {
+        var plan = Plan(mode, size, tile, overlap, context, wrap);
+        var exchange = BandExchange.Create(plan, JobComponents.CreateSync(mode));
+        var bytes = exchange.Bytes;
+        if (mode == SyncMode.None)
+        {
+            Assert.Equal(0, bytes.PerStep);
+            return;
+        }
+        Assert.True(bytes.PerStep < bytes.FullWindow, $"{bytes.PerStep} band bytes vs {bytes.FullWindow} full-window");
+        var windowCells = plan.Layout.TileWidth * plan.Layout.TileHeight;
+        Assert.True(exchange.Tiles.Sum(b => b.SendPositions.Length) < plan.Layout.Count * windowCells, "tiles send whole windows");
+        foreach (var bands in exchange.Tiles)
+        {
+            Assert.All(bands.SendPositions, p => Assert.InRange(p, 0, windowCells - 1));
+            Assert.Equal(bands.SharedCells.Length, bands.SharedPositions.Length);
+            Assert.Equal(bands.ContextCells.Length, bands.ContextCells.Distinct().Count());
+        }
+    }
+
+    [Fact]
+    public void Two_windows_side_by_side_exchange_exactly_their_overlap()
+    {
+        // 112×64 canvas, windows at x = 0 and x = 48: the 16×64 overlap belongs to both windows.
+        var plan = Plan(SyncMode.Average, 64, 64, 16, 0, false) with { Layout = TileLayout.Plan(112, 64, 64, 16, false) };
+        var exchange = BandExchange.Create(plan, WeightedAverageSync.Average);
+        var bandBytes = 2L * 16 * 64 * 4 * sizeof(float);          // 2 memberships × 1024 cells × 4 channels × 4 bytes
+        Assert.Equal(bandBytes, exchange.Bytes.Up);
+        Assert.Equal(bandBytes, exchange.Bytes.Down);
+        Assert.Equal(2 * bandBytes, exchange.Bytes.LowerBound);
+        Assert.Equal(1.0, exchange.Bytes.Ratio);
+        Assert.Equal(2L * 2 * 64 * 64 * 4 * sizeof(float), exchange.Bytes.FullWindow);
+    }
+
+    [Fact]
+    public void Band_bytes_stay_within_the_goal_on_a_large_layout()
+    {
+        // 441 windows of 64×64 with overlap 16 (an SD latent at 8192² is of this kind).
+        foreach (var (mode, context) in new[] { (SyncMode.Average, 0), (SyncMode.Gaussian, 0), (SyncMode.Attention, 0), (SyncMode.Average, 3) })
+        {
+            var plan = Plan(mode, 1024, 64, 16, context, false);
+            var bytes = BandExchange.Create(plan, JobComponents.CreateSync(mode)).Bytes;
+            Assert.InRange(bytes.Ratio, 1.0, 1.2);
+            Assert.True(bytes.FullWindowRatio > 1.3, $"full-window exchange {bytes.FullWindowRatio:F2}× the bound");
+        }
+    }
+}
