@@ -122,15 +122,7 @@ public sealed class DiffusionClientOptions
     }
 
     /// <summary>The <see cref="Redis"/> connection string as StackExchange options (never aborting on a failed first connect).</summary>
-    internal ConfigurationOptions RedisConfiguration()
-    {
-        var configuration = ConfigurationOptions.Parse(Redis!);
-        configuration.AbortOnConnectFail = false;
-        if (!string.IsNullOrEmpty(RedisUser)) configuration.User = RedisUser;
-        if (!string.IsNullOrEmpty(RedisPassword)) configuration.Password = RedisPassword;
-        if (RedisTls) configuration.Ssl = true;
-        return configuration;
-    }
+    internal ConfigurationOptions RedisConfiguration() => RedisConnection.Options(Redis!, RedisUser, RedisPassword, RedisTls);
 
     /// <summary>The <see cref="Gateway"/> endpoint, resolving a host name (IPv4 preferred).</summary>
     internal IPEndPoint GatewayEndPoint()

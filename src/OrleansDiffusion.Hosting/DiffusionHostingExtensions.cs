@@ -6,7 +6,6 @@ using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Metadata;
 using OrleansDiffusion.Grains;
-using StackExchange.Redis;
 
 namespace OrleansDiffusion.Hosting;
 
@@ -135,19 +134,5 @@ public static class DiffusionHostingExtensions
     {
         foreach (var property in typeof(DiffusionSiloOptions).GetProperties().Where(p => p.CanWrite))
             property.SetValue(to, property.GetValue(from));
-    }
-}
-
-/// <summary>The one place StackExchange.Redis options are built, for silos and clients alike.</summary>
-public static class RedisConnection
-{
-    public static ConfigurationOptions Options(string connection, string? user = null, string? password = null, bool tls = false)
-    {
-        var configuration = ConfigurationOptions.Parse(connection);
-        configuration.AbortOnConnectFail = false;
-        if (!string.IsNullOrEmpty(user)) configuration.User = user;
-        if (!string.IsNullOrEmpty(password)) configuration.Password = password;
-        if (tls) configuration.Ssl = true;
-        return configuration;
     }
 }
