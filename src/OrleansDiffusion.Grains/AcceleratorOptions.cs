@@ -9,6 +9,10 @@ public sealed class AcceleratorOptions
     /// <summary>Most tiles per forward pass (bounds device memory).</summary>
     public int MaxBatch { get; set; } = 16;
 
+    /// <summary>How long a device waits for the rest of a job's tiles to ask for the same step before it runs the batch
+    /// it has (a slow tile never holds the others for long).</summary>
+    public TimeSpan BatchGatherWindow { get; set; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Keep Stable Diffusion weights in fp16 on GPU devices (halves their memory; CPUs stay fp32).</summary>
     public bool HalfPrecision { get; set; }
 

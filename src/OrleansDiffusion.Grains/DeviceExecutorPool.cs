@@ -20,7 +20,7 @@ public sealed class DeviceExecutorPool : IDisposable
         _half = accelerator.HalfPrecision;
         _models = store.Value.ModelsDirectory;
         _benchmarkTileMilliseconds = accelerator.BenchmarkTileMilliseconds;
-        Executors = accelerator.Devices.Select(d => new DeviceExecutor(d, accelerator.MaxBatch)).ToArray();
+        Executors = accelerator.Devices.Select(d => new DeviceExecutor(d, accelerator.MaxBatch, accelerator.BatchGatherWindow)).ToArray();
         ModelCaches = Executors.ToDictionary(e => e.Name, _ => new ModelCache(accelerator.ModelCacheBytes));
     }
 

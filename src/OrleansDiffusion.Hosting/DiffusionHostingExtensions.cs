@@ -83,6 +83,7 @@ public static class DiffusionHostingExtensions
             foreach (var device in options.DeviceList) o.Devices.Add(device);
             o.HalfPrecision = options.HalfPrecision;
             o.ModelCacheBytes = options.ModelCacheBytes;
+            o.BatchGatherWindow = options.BatchGatherWindow;
             o.BenchmarkTileMilliseconds = options.BenchmarkTileMilliseconds;
         });
         services.Configure<OutputStoreOptions>(o =>

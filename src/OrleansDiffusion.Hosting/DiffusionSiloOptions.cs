@@ -82,6 +82,9 @@ public sealed class DiffusionSiloOptions
     /// <summary>libtorch intra-op threads of this process; 0: the CPU quota (cgroup limit, else the processor count).</summary>
     public int IntraOpThreads { get; set; }
 
+    /// <summary>How long a device waits for the rest of a job's tiles of a step before running the batch it has.</summary>
+    public TimeSpan BatchGatherWindow { get; set; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Bytes of loaded models each device keeps cached for later jobs (least recently used go first).</summary>
     public long ModelCacheBytes { get; set; } = 16L << 30;
 

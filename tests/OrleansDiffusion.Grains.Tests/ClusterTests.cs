@@ -51,22 +51,6 @@ public class ClusterTests(FourSiloClusterFixture fixture) : IClassFixture<FourSi
     }
 
     [Fact]
-    public async Task The_device_executor_batches_tiles_into_fewer_forward_passes()
-    {
-        var spec = ClusterJobs.Spec(steps: 4);
-        var pools = fixture.Cluster.Silos.Select(s => s.Services.GetService<DeviceExecutorPool>()).OfType<DeviceExecutorPool>().ToList();
-        Assert.Equal(2, pools.Count);
-        var before = pools.Sum(p => p.Executors.Sum(e => e.ForwardPasses));
-        var status = await ClusterJobs.RunAsync(fixture.Cluster, spec);
-        var passes = pools.Sum(p => p.Executors.Sum(e => e.ForwardPasses)) - before;
-
-        Assert.Equal(JobState.Completed, status.State);
-        Assert.True(status.Tiles >= 8);
-        Assert.True(passes < status.Tiles * spec.Steps, $"{passes} forward passes for {status.Tiles} tiles × {spec.Steps} steps");
-        Assert.True(status.Statistics!.ForwardCallsPerStep < status.Tiles);
-    }
-
-    [Fact]
     public async Task Cancellation_stops_every_tile_within_one_step_and_frees_the_devices()
     {
         var spec = ClusterJobs.Spec(steps: 200) with { Width = 256, Height = 256 };
