@@ -63,7 +63,8 @@ public static class DiffusionHostingExtensions
     /// client call filter, reminder period and response timeout (what a test cluster host adds to its own silos).</summary>
     public static ISiloBuilder AddOrleansDiffusionGrains(this ISiloBuilder silo, DiffusionSiloOptions options)
     {
-        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+        // Lowered only when asked for (tests of resume); Orleans warns about high-frequency reminders otherwise.
+        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromTicks(Math.Min(o.MinimumReminderPeriod.Ticks, options.ResumeCheckPeriod.Ticks)));
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
         silo.AddIncomingGrainCallFilter<ClusterInternalCallFilter>();
         silo.Services.AddOrleansDiffusion(options);

@@ -51,7 +51,6 @@ public sealed class EmbeddedCluster : IAsyncDisposable
                     PrimarySilo = primary?.ToString(),
                     SiloName = $"silo{i}",
                     OutputDirectory = outputDirectory,
-                    ResumeCheckPeriod = TimeSpan.FromSeconds(5),
                 };
                 configure?.Invoke(options);
                 primary ??= new IPEndPoint(IPAddress.Loopback, options.SiloPort);
