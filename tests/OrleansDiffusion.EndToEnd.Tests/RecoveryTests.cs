@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Client;
 using Xunit.Abstractions;
@@ -14,98 +12,59 @@ namespace OrleansDiffusion.EndToEnd.Tests;
 public sealed class RecoveryTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly JobSpec Spec = new() { Prompt = "bricks", Width = 192, Height = 192, Steps = 12, Seed = 21, Tile = 64, Overlap = 16 };
-    private readonly RedisAndSilosFixture _cluster = new(workers: 2, coordinators: 2);
-    private IHost? _host;
-    private DiffusionClient Client => _host!.Services.GetRequiredService<DiffusionClient>();
+    private readonly OwnCluster _own = new(workers: 2, coordinators: 2, output);
+    private RedisAndSilosFixture Cluster => _own.Processes;
+    private DiffusionClient Client => _own.Client;
 
-    public async Task InitializeAsync()
-    {
-        await _cluster.InitializeAsync();
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.UseDiffusionClient(o =>
-        {
-            o.Redis = _cluster.Redis;
-            o.ClusterId = _cluster.ClusterId;
-        });
-        _host = builder.Build();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await _host.StartAsync(timeout.Token);
-    }
+    public Task InitializeAsync() => _own.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        output.WriteLine(_cluster.Diagnostics());
-        if (_host is not null)
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await _host.StopAsync(timeout.Token);
-            _host.Dispose();
-        }
-        await _cluster.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await _own.DisposeAsync();
 
     [Fact]
     public async Task Jobs_complete_byte_identically_after_a_worker_and_then_their_coordinator_are_killed()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
-        var undisturbed = await Client.RunAsync(Spec, cancellationToken: timeout.Token);
-        Assert.True(undisturbed.State == JobState.Completed, undisturbed.Error);
-        var expected = await FetchAsync(undisturbed.JobId, timeout.Token);
+        var (undisturbed, expected) = await _own.RunAndFetchAsync(Spec, timeout.Token);
 
         // kill -9 a worker that holds tiles, after step 3 of 12
         var workerJob = await Client.SubmitAsync(Spec, "after-worker-kill", timeout.Token);
-        var running = await WatchUntilAsync(workerJob, s => s.Step >= 3 && s.TilePlacement is not null || s.TileDetails?.Any(t => t.Silo is not null) == true, timeout.Token);
+        var running = await _own.WatchUntilAsync(workerJob, s => s.Step >= 3 && s.TilePlacement is not null || s.TileDetails?.Any(t => t.Silo is not null) == true, timeout.Token);
         var victim = running.TileDetails!.First(t => t.Silo is not null).Silo!;
         var killed = System.Diagnostics.Stopwatch.StartNew();
-        _cluster.Kill(victim);
-        var detected = await WatchUntilAsync(workerJob, s => s.Recoveries > 0, timeout.Token);
+        Cluster.Kill(victim);
+        var detected = await _own.WatchUntilAsync(workerJob, s => s.Recoveries > 0, timeout.Token);
         var detection = killed.Elapsed;
-        var recovered = await WatchUntilAsync(workerJob, s => s.IsFinished, timeout.Token);
+        var recovered = await _own.WatchUntilAsync(workerJob, s => s.IsFinished, timeout.Token);
         output.WriteLine($"worker kill: recovery started {detection.TotalSeconds:0.0} s after the kill ({detected.Detail}); job done {killed.Elapsed.TotalSeconds:0.0} s after it; " +
             $"job {recovered.ElapsedSeconds:0.0} s vs undisturbed {undisturbed.ElapsedSeconds:0.0} s");
         Assert.True(recovered.State == JobState.Completed, recovered.Error);
-        Assert.Equal(expected, await FetchAsync(workerJob, timeout.Token));
+        Assert.Equal(expected, await _own.FetchAsync(workerJob, timeout.Token));
         Assert.DoesNotContain(recovered.TilePlacement!, p => p.StartsWith(victim + "/", StringComparison.Ordinal));
 
         // kill -9 the silo whose coordinator runs the job (the other coordinator is up): the job resumes from its checkpoint
         var coordinatorJob = await Client.SubmitAsync(Spec, "after-coordinator-kill", timeout.Token);
-        running = await WatchUntilAsync(coordinatorJob, s => s.Step >= 6, timeout.Token);
+        running = await _own.WatchUntilAsync(coordinatorJob, s => s.Step >= 6, timeout.Token);
         killed.Restart();
-        _cluster.Kill(running.Coordinator!);
+        Cluster.Kill(running.Coordinator!);
         var listed = await Client.ListJobsAsync(cancellationToken: timeout.Token); // the job list survives its coordinator
         Assert.Contains(listed, j => j.JobId == coordinatorJob);
-        var resumedRun = await WatchUntilAsync(coordinatorJob, s => s.Epoch >= 2, timeout.Token);
+        var resumedRun = await _own.WatchUntilAsync(coordinatorJob, s => s.Epoch >= 2, timeout.Token);
         var resumeDetection = killed.Elapsed;
-        var resumed = await WatchUntilAsync(coordinatorJob, s => s.IsFinished, timeout.Token);
+        var resumed = await _own.WatchUntilAsync(coordinatorJob, s => s.IsFinished, timeout.Token);
         output.WriteLine($"coordinator kill: resumed at epoch {resumedRun.Epoch} from step {resumedRun.Step} {resumeDetection.TotalSeconds:0.0} s after the kill; job done {killed.Elapsed.TotalSeconds:0.0} s after it; " +
             $"job {resumed.ElapsedSeconds:0.0} s (since first start) vs undisturbed {undisturbed.ElapsedSeconds:0.0} s; checkpoints {resumed.CheckpointSeconds:0.000} s = {100 * resumed.CheckpointSeconds / resumed.ElapsedSeconds:0.0}% of the job");
         Assert.True(resumed.State == JobState.Completed, resumed.Error);
         Assert.True(resumed.Epoch >= 2, $"epoch {resumed.Epoch}: the job was not resumed");
         Assert.NotEqual(running.Coordinator, resumed.Coordinator);
-        Assert.Equal(expected, await FetchAsync(coordinatorJob, timeout.Token));
-        Assert.Equal(expected, await FetchAsync(undisturbed.JobId, timeout.Token)); // finished jobs stay fetchable
+        Assert.Equal(expected, await _own.FetchAsync(coordinatorJob, timeout.Token));
+        Assert.Equal(expected, await _own.FetchAsync(undisturbed.JobId, timeout.Token)); // finished jobs stay fetchable
 
         // Redis data loss takes the membership table away: the surviving silos stop reporting ready instead of staying
         // green in a split cluster.
-        var survivors = _cluster.Silos.Where(s => !s.Process.HasExited).ToList();
+        var survivors = Cluster.Silos.Where(s => !s.Process.HasExited).ToList();
         Assert.All(survivors, s => Assert.True(RedisAndSilosFixture.IsReadyAsync(s.HttpPort).GetAwaiter().GetResult(), $"{s.Name} is not ready before the flush"));
-        await _cluster.FlushRedisAsync();
+        await Cluster.FlushRedisAsync();
         foreach (var silo in survivors)
             while (await RedisAndSilosFixture.IsReadyAsync(silo.HttpPort)) await Task.Delay(500, timeout.Token);
-    }
-
-    private async Task<JobStatus> WatchUntilAsync(string jobId, Func<JobStatus, bool> condition, CancellationToken cancellationToken)
-    {
-        await foreach (var status in Client.WatchAsync(jobId, cancellationToken))
-            if (condition(status) || status.IsFinished) return status;
-        throw new InvalidOperationException($"the watch of {jobId} ended without a finished status");
-    }
-
-    private async Task<byte[]> FetchAsync(string jobId, CancellationToken cancellationToken)
-    {
-        await using var stream = await Client.OpenResultAsync(jobId, cancellationToken);
-        using var copy = new MemoryStream();
-        await stream.CopyToAsync(copy, cancellationToken);
-        return copy.ToArray();
     }
 }
