@@ -249,9 +249,11 @@ public sealed partial class CoordinatorGrain(
     {
         var local = ModelStorePaths.Resolve(spec, storeOptions.Value.ModelsDirectory);
         var sync = JobComponents.CreateSync(local.Sync);
-        var (channels, maxHalo, latentScale) = JobComponents.DenoiserShape(local);
+        // A model folder is opened (configs and weight headers, checked strictly) once per plan.
+        var folder = local.Model is null ? null : JobComponents.OpenModel(local);
+        var (channels, maxHalo, latentScale) = folder is null ? JobComponents.DenoiserShape(local) : (folder.UNet.InChannels, 0, folder.LatentScale);
         // The sampler must accept the step count under the model's own schedule (e.g. leading spacing's limit).
-        JobComponents.CreateScheduler(local, local.Model is null ? null : JobComponents.OpenModel(local).Scheduler);
+        JobComponents.CreateScheduler(local, folder?.Scheduler);
         return JobComponents.Plan(local, channels, maxHalo, sync, latentScale);
     }
 
