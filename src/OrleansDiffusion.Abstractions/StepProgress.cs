@@ -17,6 +17,9 @@ public sealed record StepProgress(
 /// <summary>Timings and sizes of a finished job (the <c>--json</c> summary's numbers).</summary>
 /// <param name="BytesPerStep">payload bytes moved between coordinator and tiles per step, both directions.</param>
 /// <param name="ForwardCallsPerStep">denoiser forward passes per step (batches).</param>
+/// <param name="BytesPerStepBound">the exchange's per-membership lower bound per step: every cell in more than one window,
+/// once per window containing it × channels × 4 bytes × 2 directions, plus the context cells tiles read (0: nothing needs to move).</param>
+/// <param name="DecodeSeconds">time turning the final canvas into pixels (the VAE decode of a latent canvas; 0 in pixel space).</param>
 [GenerateSerializer, Immutable, Alias("odiff.JobStatistics")]
 public sealed record JobStatistics(
     [property: Id(0)] int Tiles,
@@ -25,4 +28,6 @@ public sealed record JobStatistics(
     [property: Id(3)] double DenoiseSeconds,
     [property: Id(4)] double SyncSeconds,
     [property: Id(5)] long BytesPerStep,
-    [property: Id(6)] double ForwardCallsPerStep);
+    [property: Id(6)] double ForwardCallsPerStep,
+    [property: Id(7)] long BytesPerStepBound = 0,
+    [property: Id(8)] double DecodeSeconds = 0);
