@@ -82,6 +82,10 @@ public interface ITileGrain : IGrainWithStringKey
     [Alias("Apply")]
     Task ApplyAsync(StepCall call, TensorPayload? update);
 
+    /// <summary>After a band-only step: builds the next state from the tile's own proposal and its synced bands.</summary>
+    [Alias("ApplyBands")]
+    Task ApplyBandsAsync(StepCall call, BandReplyPayload reply);
+
     /// <summary>Stops pending work, frees device memory and deactivates.</summary>
     [Alias("Release")]
     Task ReleaseAsync();

@@ -19,6 +19,7 @@ public sealed record StepProgress(
 /// <param name="ForwardCallsPerStep">denoiser forward passes per step (batches).</param>
 /// <param name="BytesPerStepBound">the exchange's per-membership lower bound per step: every cell in more than one window,
 /// once per window containing it × channels × 4 bytes × 2 directions, plus the context cells tiles read (0: nothing needs to move).</param>
+/// <param name="BandBytesPerStep">bytes per band-only step (between full exchanges; 0 when every step moved whole windows).</param>
 /// <param name="DecodeSeconds">time turning the final canvas into pixels (the VAE decode of a latent canvas; 0 in pixel space).</param>
 [GenerateSerializer, Immutable, Alias("odiff.JobStatistics")]
 public sealed record JobStatistics(
@@ -30,4 +31,5 @@ public sealed record JobStatistics(
     [property: Id(5)] long BytesPerStep,
     [property: Id(6)] double ForwardCallsPerStep,
     [property: Id(7)] long BytesPerStepBound = 0,
-    [property: Id(8)] double DecodeSeconds = 0);
+    [property: Id(8)] double DecodeSeconds = 0,
+    [property: Id(9)] long BandBytesPerStep = 0);

@@ -10,8 +10,29 @@ public sealed record TensorPayload([property: Id(0)] int[] Shape, [property: Id(
 
 /// <summary>Identifies one step of one run of a job; a retried call with the same values is idempotent, and
 /// replies or calls for another epoch (a restarted run) are stale.</summary>
+/// <param name="Bands">the step exchanges bands only (between checkpoints): the tile sends what its sync mode needs and
+/// gets back its synced shared cells and context; false: whole windows travel.</param>
 [GenerateSerializer, Immutable, Alias("odiff.StepCall")]
-public readonly record struct StepCall([property: Id(0)] string JobId, [property: Id(1)] int Epoch, [property: Id(2)] int Step);
+public readonly record struct StepCall([property: Id(0)] string JobId, [property: Id(1)] int Epoch, [property: Id(2)] int Step,
+    [property: Id(3)] bool Bands = false);
+
+/// <summary>What a tile sends after a band-only step: its values at the cells others need ([C, n]), and for attention
+/// sync its pooled tokens and per-channel statistics.</summary>
+[GenerateSerializer, Immutable, Alias("odiff.BandUploadPayload")]
+public sealed record BandUploadPayload([property: Id(0)] TensorPayload Bands, [property: Id(1)] TensorPayload? Pooled,
+    [property: Id(2)] TensorPayload? Statistics)
+{
+    public long Bytes => Bands.Bytes + (Pooled?.Bytes ?? 0) + (Statistics?.Bytes ?? 0);
+}
+
+/// <summary>What a tile gets back after a band-only step: its synced shared cells, the context cells it reads and its
+/// tone correction (attention sync).</summary>
+[GenerateSerializer, Immutable, Alias("odiff.BandReplyPayload")]
+public sealed record BandReplyPayload([property: Id(0)] TensorPayload Shared, [property: Id(1)] TensorPayload Context,
+    [property: Id(2)] TensorPayload? Tone)
+{
+    public long Bytes => Shared.Bytes + Context.Bytes + (Tone?.Bytes ?? 0);
+}
 
 /// <summary>Everything a tile grain needs to create its state and run its steps.</summary>
 [GenerateSerializer, Immutable, Alias("odiff.TileAssignment")]
@@ -36,14 +57,22 @@ public sealed record TileAssignment
 
     /// <summary>The tile's state (window plus context) before <see cref="StartStep"/>; null: from the noise field (step 0 only).</summary>
     [Id(12)] public TensorPayload? State { get; init; }
+
+    /// <summary>The run's restart count: a rollback re-creates every tile at an earlier step, and an assignment repeated
+    /// with the same start, state and attempt is a retry (idempotent).</summary>
+    [Id(13)] public int Attempt { get; init; }
 }
 
-/// <summary>A tile's proposal for one step and what it cost.</summary>
+/// <summary>A tile's proposal for one step and what it cost: its whole window, or on a band-only step its bands.</summary>
 [GenerateSerializer, Immutable, Alias("odiff.TileProposal")]
 public sealed record TileProposal(
     [property: Id(0)] StepCall Call,
-    [property: Id(1)] TensorPayload Window,
+    [property: Id(1)] TensorPayload? Window,
     [property: Id(2)] double DenoiseSeconds,
     [property: Id(3)] int BatchSize,
     [property: Id(4)] string Silo,
-    [property: Id(5)] string Device);
+    [property: Id(5)] string Device,
+    [property: Id(6)] BandUploadPayload? Bands = null)
+{
+    public long Bytes => (Window?.Bytes ?? 0) + (Bands?.Bytes ?? 0);
+}

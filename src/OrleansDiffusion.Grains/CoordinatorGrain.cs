@@ -7,6 +7,7 @@ using Orleans.Storage;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Denoisers;
 using OrleansDiffusion.Diffusion.Engine;
+using OrleansDiffusion.Diffusion.Exchange;
 using OrleansDiffusion.Diffusion.Imaging;
 using OrleansDiffusion.Diffusion.Tiling;
 
@@ -188,9 +189,12 @@ public sealed partial class CoordinatorGrain(
             if (epoch > 1) await ReleaseEpochAsync(plan, epoch - 1);
 
             runtime = new GrainTileRuntime(GrainFactory, JobId, epoch, spec, _options, this, logger);
+            var sync = JobComponents.CreateSync(spec.Sync);
+            // Between checkpoint steps only bands travel; the exchange's tables are built off the grain scheduler.
+            var bands = new BandSchedule(await Task.Run(() => BandExchange.Create(plan, sync), cancellationToken), _options.CheckpointEvery);
             EngineResult result;
             using (start?.States)
-                result = await new TiledDiffusionEngine(JobComponents.CreateSync(spec.Sync)).RunAsync(plan, runtime, this, start, this, cancellationToken);
+                result = await new TiledDiffusionEngine(sync).RunAsync(plan, runtime, this, start, this, bands, cancellationToken);
             var placement = runtime.Locations.Select(l => l ?? "").ToArray();
             var silos = runtime.Silos;
             await runtime.DisposeAsync();
@@ -198,16 +202,19 @@ public sealed partial class CoordinatorGrain(
 
             var path = outputs.PathOf(JobId);
             FinishedImage image;
+            double decodeSeconds;
             using (result)
             {
                 // A latent canvas is decoded on the workers' devices; the coordinator never loads the model.
+                var decoding = Stopwatch.StartNew();
                 using var pixels = plan.LatentScale == 1
                     ? result.Canvas.alias()
                     : await new DistributedVaeDecode(GrainFactory, JobId, epoch, spec, _options, logger).DecodeAsync(plan, result.Canvas, cancellationToken);
+                decodeSeconds = decoding.Elapsed.TotalSeconds;
                 image = await Task.Run(() => ImageFinisher.Finish(pixels, null, plan.Spec, path), CancellationToken.None);
             }
             metrics.RecordOutput(image.Bytes);
-            var statistics = result.Statistics with { Silos = silos };
+            var statistics = result.Statistics with { Silos = silos, DecodeSeconds = decodeSeconds };
             await FinishAsync(r => r with
             {
                 State = JobState.Completed,
@@ -320,13 +327,15 @@ public sealed partial class CoordinatorGrain(
         LogCheckpoint(logger, JobId, step.StepsDone, bytes, seconds);
     }
 
-    void ITileRuntimeEvents.TilesLost(IReadOnlyList<int> tiles, Exception cause)
+    void ITileRuntimeEvents.TilesLost(IReadOnlyList<int> tiles, Exception cause, int? rollbackTo)
     {
         metrics.RecordRecovery(RecoveryReasons.WorkerLost);
         record.State = record.State with { Recoveries = record.State.Recoveries + 1 };
         if (_tiles is not null)
             foreach (var i in tiles) _tiles[i] = _tiles[i] with { State = TileState.Recovering, Silo = null, Device = null };
-        _detail = $"re-creating {tiles.Count} tile(s) lost at step {_step}: {cause.Message}";
+        _detail = rollbackTo is { } step
+            ? $"re-creating {tiles.Count} tile(s) lost at step {_step}; every tile restarts from step {step} (the last full exchange): {cause.Message}"
+            : $"re-creating {tiles.Count} tile(s) lost at step {_step}: {cause.Message}";
         Publish();
     }
 

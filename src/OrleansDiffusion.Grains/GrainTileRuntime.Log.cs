@@ -4,8 +4,8 @@ namespace OrleansDiffusion.Grains;
 
 internal sealed partial class GrainTileRuntime
 {
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: {Count} tile(s) lost before step {Step}; re-creating them on the surviving accelerator silos")]
-    private static partial void LogTilesLost(ILogger logger, Exception cause, string jobId, int count, int step);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: {Count} tile(s) lost before step {Step}; re-creating them on the surviving accelerator silos from their states before step {StatesStep}")]
+    private static partial void LogTilesLost(ILogger logger, Exception cause, string jobId, int count, int step, int statesStep);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: waiting for an accelerator silo for {Count} tile(s): {Reason}")]
     private static partial void LogWaitingForWorkers(ILogger logger, string jobId, int count, string reason);

@@ -3,6 +3,7 @@ using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Engine;
+using OrleansDiffusion.Diffusion.Exchange;
 using OrleansDiffusion.Diffusion.Tiling;
 using static TorchSharp.torch;
 
@@ -11,8 +12,9 @@ namespace OrleansDiffusion.Grains;
 /// <summary>What a job's tile grains report to their coordinator while a step runs.</summary>
 internal interface ITileRuntimeEvents
 {
-    /// <summary>Tiles were lost (their silo died or is shutting down) and are being re-created from the last synced state.</summary>
-    void TilesLost(IReadOnlyList<int> tiles, Exception cause);
+    /// <summary>Tiles were lost (their silo died or is shutting down) and are being re-created from the last synced state:
+    /// this step's (<paramref name="rollbackTo"/> null), or, between full exchanges, every tile's at an earlier step.</summary>
+    void TilesLost(IReadOnlyList<int> tiles, Exception cause, int? rollbackTo);
 
     /// <summary>No accelerator silo can take the tiles; the job waits (up to <see cref="JobOptions.WorkerWaitTimeout"/>).</summary>
     void WaitingForWorkers(string reason);
@@ -23,9 +25,10 @@ internal interface ITileRuntimeEvents
 /// <summary>
 /// The engine's tiles as tile grains on accelerator silos. Every step calls all tiles in parallel with (job, epoch,
 /// step); each call waits at most <see cref="JobOptions.TileCallWait"/>, and calls are repeated until every tile has
-/// answered, so no message has to outlive the response timeout. The runtime keeps each tile's state at the start of
-/// the current step (the last scatter), so a tile lost with its silo is re-created on a surviving accelerator silo
-/// and only that step is redone; the tiles that answered return their proposal again without recomputing.
+/// answered, so no message has to outlive the response timeout. The runtime keeps each tile's state from the last full
+/// exchange. A tile lost with its silo right after one is re-created on a surviving accelerator silo and only that step
+/// is redone (the tiles that answered return their proposal again without recomputing); a tile lost on a band-only
+/// step rolls every tile back to the last full exchange (<see cref="TileRollbackException"/>).
 /// </summary>
 /// <param name="spec">the job's spec as submitted (model by store name): every tile silo resolves and checks it itself.</param>
 internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobId, int epoch, JobSpec spec, JobOptions options, ITileRuntimeEvents events, ILogger logger)
@@ -33,9 +36,11 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
 {
     private JobPlan? _plan;
     private ITileGrain[] _tiles = [];
-    private Tensor?[] _states = [];   // each tile's state before _step; null: from the noise field (step 0)
-    private int _step;
+    private Tensor?[] _states = [];   // each tile's state before _statesStep (the last full exchange); null: from the noise field
+    private int _statesStep;
+    private int _step;                // the step the tiles run next
     private Tensor[] _proposals = [];
+    private BandUpload[] _uploads = [];
     private int _recoveries;
 
     /// <summary>"silo/device" of every tile, in layout order, as last reported.</summary>
@@ -51,7 +56,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         _plan = plan;
         _tiles = plan.Layout.Windows.Select(w => grains.GetGrain<ITileGrain>($"{jobId}/{epoch}/{w.Index}")).ToArray();
         _states = start is null ? new Tensor?[plan.Layout.Count] : plan.Layout.Windows.Select(w => (Tensor?)start.States.For(plan, w.Index)).ToArray();
-        _step = start?.Step ?? 0;
+        _step = _statesStep = start?.Step ?? 0;
         Locations = new string?[plan.Layout.Count];
         await InitializeAsync(Enumerable.Range(0, plan.Layout.Count).ToArray(), cancellationToken);
     }
@@ -85,6 +90,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
                         TileCount = layout.Count,
                         StartStep = _step,
                         State = _states[i] is { } state ? TensorPayloads.ToPayload(state) : null,
+                        Attempt = _recoveries,
                     });
                     return new Outcome(i, null, null);
                 }
@@ -104,9 +110,9 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         }
     }
 
-    public async Task<TileStepResult> DenoiseAsync(int step, CancellationToken cancellationToken)
+    public async Task<TileStepResult> DenoiseAsync(int step, bool bands, CancellationToken cancellationToken)
     {
-        var call = new StepCall(jobId, epoch, step);
+        var call = new StepCall(jobId, epoch, step, bands);
         var replies = new TileProposal?[_tiles.Length];
         var pending = Enumerable.Range(0, _tiles.Length).ToArray();
         while (pending.Length > 0)
@@ -140,13 +146,20 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
             pending = pending.Where(i => replies[i] is null).ToArray();
         }
         DisposeProposals();
-        _proposals = replies.Select(r => TensorPayloads.ToTensor(r!.Window)).ToArray();
+        if (bands)
+            _uploads = replies.Select((r, i) => r!.Bands is { } b
+                ? new BandUpload(i, TensorPayloads.ToTensor(b.Bands), Optional(b.Pooled), Optional(b.Statistics))
+                : throw new InvalidOperationException($"tile {i} sent no bands for step {step}")).ToArray();
+        else
+            _proposals = replies.Select((r, i) => TensorPayloads.ToTensor(r!.Window ?? throw new InvalidOperationException($"tile {i} sent no window for step {step}"))).ToArray();
         // Tiles in one batch share a forward pass: the critical path is the slowest device's pass,
         // and the number of passes is Σ 1/batch size.
         var seconds = replies.GroupBy(r => (r!.Silo, r.Device)).Max(g => g.Sum(r => r!.DenoiseSeconds / r.BatchSize));
         var forwardCalls = (int)Math.Round(replies.Sum(r => 1.0 / r!.BatchSize));
-        return new TileStepResult(_proposals, seconds, forwardCalls, replies.Sum(r => r!.Window.Bytes));
+        return new TileStepResult(_proposals, seconds, forwardCalls, replies.Sum(r => r!.Bytes), bands ? _uploads : null);
     }
+
+    private static Tensor? Optional(TensorPayload? payload) => payload is null ? null : TensorPayloads.ToTensor(payload);
 
     public async Task<long> ScatterAsync(int step, IReadOnlyList<Tensor?> updates, CancellationToken cancellationToken)
     {
@@ -157,9 +170,10 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         {
             _states[i]?.Dispose();
             _states[i] = updates[i] ?? _proposals[i];
+            if (updates[i] is not null) _proposals[i].Dispose();
         }
         _proposals = [];
-        _step = step + 1;
+        _step = _statesStep = step + 1;
         var pending = Enumerable.Range(0, _tiles.Length).ToArray();
         while (pending.Length > 0)
         {
@@ -187,14 +201,62 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         return payloads.Sum(p => p?.Bytes ?? 0);
     }
 
+    public async Task<long> ScatterBandsAsync(int step, IReadOnlyList<BandReply> replies, CancellationToken cancellationToken)
+    {
+        var call = new StepCall(jobId, epoch, step, Bands: true);
+        var payloads = new BandReplyPayload[_tiles.Length];
+        foreach (var reply in replies)
+            using (reply)
+                payloads[reply.Tile] = new BandReplyPayload(TensorPayloads.ToPayload(reply.Shared), TensorPayloads.ToPayload(reply.Context),
+                    reply.Tone is null ? null : TensorPayloads.ToPayload(reply.Tone));
+        DisposeProposals();
+        _step = step + 1;
+        var pending = Enumerable.Range(0, _tiles.Length).ToArray();
+        while (pending.Length > 0)
+        {
+            var outcomes = await Task.WhenAll(pending.Select(async i =>
+            {
+                try
+                {
+                    await _tiles[i].ApplyBandsAsync(call, payloads[i]);
+                    return new Outcome(i, null, null);
+                }
+                catch (TimeoutException)
+                {
+                    return new Outcome(i, null, null, Retry: true);
+                }
+                catch (Exception e) when (IsTileLoss(e))
+                {
+                    return new Outcome(i, null, e);
+                }
+            }));
+            var lost = outcomes.Where(o => o.Error is not null).Select(o => o.Index).ToArray();
+            if (lost.Length > 0) await RecoverAsync(lost, outcomes.First(o => o.Error is not null).Error!, cancellationToken);
+            pending = outcomes.Where(o => o.Retry).Select(o => o.Index).ToArray();
+        }
+        return payloads.Sum(p => p.Bytes);
+    }
+
+    /// <summary>Re-creates <paramref name="lost"/> tiles in their state before the current step when the runtime holds it
+    /// (right after a full exchange); otherwise every tile goes back to the last full exchange and the engine redoes the
+    /// steps from there.</summary>
     private async Task RecoverAsync(int[] lost, Exception cause, CancellationToken cancellationToken)
     {
         if (++_recoveries > options.MaxRecoveries)
             throw new InvalidOperationException($"gave up after re-creating lost tiles {options.MaxRecoveries} times; last: {cause.Message}");
-        LogTilesLost(logger, cause, jobId, lost.Length, _step);
-        events.TilesLost(lost, cause);
+        var rollback = _step != _statesStep;
+        LogTilesLost(logger, cause, jobId, lost.Length, _step, _statesStep);
+        events.TilesLost(lost, cause, rollback ? _statesStep : null);
         foreach (var i in lost) Locations[i] = null;
-        await InitializeAsync(lost, cancellationToken);
+        if (!rollback)
+        {
+            await InitializeAsync(lost, cancellationToken);
+            return;
+        }
+        DisposeProposals();
+        _step = _statesStep;
+        await InitializeAsync(Enumerable.Range(0, _tiles.Length).ToArray(), cancellationToken);
+        throw new TileRollbackException(_statesStep, $"{lost.Length} tile(s) lost between full exchanges; every tile restarts at step {_statesStep}", cause);
     }
 
     /// <summary>The tile's silo died, is shutting down, or lost the tile's directory entry: re-create the tile.</summary>
@@ -214,7 +276,8 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     private void DisposeProposals()
     {
         foreach (var proposal in _proposals) proposal.Dispose();
-        _proposals = [];
+        foreach (var upload in _uploads) upload.Dispose();
+        (_proposals, _uploads) = ([], []);
     }
 
     /// <summary>Releases every tile (failed, cancelled or finished job: device memory is freed at once).</summary>

@@ -1,6 +1,8 @@
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Denoisers;
 using OrleansDiffusion.Diffusion.Engine;
+using OrleansDiffusion.Diffusion.Exchange;
+using OrleansDiffusion.Diffusion.Sync;
 using OrleansDiffusion.Diffusion.Noise;
 using OrleansDiffusion.Diffusion.Schedulers;
 using OrleansDiffusion.Diffusion.StableDiffusion;
@@ -10,9 +12,13 @@ namespace OrleansDiffusion.Grains;
 
 /// <summary>What the tiles of one job share on one device: the denoiser, the scheduler, the noise field and the plan;
 /// a Stable Diffusion model is leased from the device's model cache (one load per device, shared by all jobs).</summary>
-internal sealed class JobDeviceContext(JobPlan plan, IDenoiser denoiser, IScheduler scheduler, IDisposable? lease) : IDisposable
+internal sealed class JobDeviceContext(JobPlan plan, IDenoiser denoiser, IScheduler scheduler, ISyncMode sync, IDisposable? lease) : IDisposable
 {
     public JobPlan Plan { get; } = plan;
+
+    /// <summary>The plan's band exchange, built on the thread pool as the context is created (tiles await it on their
+    /// first band-only step).</summary>
+    public Task<BandExchange> Bands { get; } = Task.Run(() => BandExchange.Create(plan, sync));
     public IDenoiser Denoiser { get; } = denoiser;
     public IScheduler Scheduler { get; } = scheduler;
     public NoiseField Noise { get; } = new(plan.Spec.Seed);
@@ -45,7 +51,7 @@ internal sealed class JobDeviceContext(JobPlan plan, IDenoiser denoiser, ISchedu
             var plan = JobComponents.Plan(spec, denoiser, sync);
             if (plan.Context != assignment.Context || plan.Layout.Count != assignment.TileCount)
                 throw new InvalidOperationException($"tile plan disagrees with the coordinator's (context {plan.Context} vs {assignment.Context}, {plan.Layout.Count} vs {assignment.TileCount} tiles)");
-            return new JobDeviceContext(plan, denoiser, JobComponents.CreateScheduler(spec, denoiser), lease);
+            return new JobDeviceContext(plan, denoiser, JobComponents.CreateScheduler(spec, denoiser), sync, lease);
         }
         catch
         {

@@ -3,6 +3,7 @@ using Orleans.Placement;
 using Orleans.Runtime;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Engine;
+using OrleansDiffusion.Diffusion.Exchange;
 using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Grains;
@@ -37,7 +38,8 @@ public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDeta
         if (JobIds.Check(assignment.JobId) is { } problem) throw new InvalidJobException("job-id", problem);
         if (key != $"{assignment.JobId}/{assignment.Epoch}/{assignment.Window.Index}")
             throw new InvalidOperationException($"tile {key} cannot take the assignment of {assignment.JobId}/{assignment.Epoch}/{assignment.Window.Index}");
-        if (_assignment is not null && _assignment.StartStep == assignment.StartStep && _assignment.State is null == assignment.State is null) return;
+        if (_assignment is not null && _assignment.StartStep == assignment.StartStep && _assignment.Attempt == assignment.Attempt
+            && _assignment.State is null == assignment.State is null) return;
         if (_assignment is not null) await FreeAsync(); // re-created in place: the coordinator restarts it from its synced state
         _assignment = assignment;
         _released = new CancellationTokenSource();
@@ -78,12 +80,39 @@ public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDeta
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var outcome = await executor.StepAsync(new StepRequest(JobKey, call.Step, tile, job, _released.Token));
         metrics.RecordTileStep(_assignment!.Window, executor.Name, watch.Elapsed.TotalSeconds);
-        // Copying out the proposal needs no device thread (no dispose scope, no concurrent use of this tile).
+        // Copying out the proposal needs no device thread (no concurrent use of this tile).
         _proposal?.Dispose();
         _proposal = outcome.Proposal;
-        var payload = TensorPayloads.ToPayload(outcome.Proposal);
-        _lastProposal = new TileProposal(call, payload, outcome.DenoiseSeconds, outcome.BatchSize, silo.Name, executor.Name);
+        var index = _assignment.Window.Index;
+        _lastProposal = call.Bands
+            ? new TileProposal(call, null, outcome.DenoiseSeconds, outcome.BatchSize, silo.Name, executor.Name, Upload(await job.Bands, index, outcome.Proposal))
+            : new TileProposal(call, TensorPayloads.ToPayload(outcome.Proposal), outcome.DenoiseSeconds, outcome.BatchSize, silo.Name, executor.Name);
         return _lastProposal;
+    }
+
+    private static BandUploadPayload Upload(BandExchange bands, int index, Tensor proposal)
+    {
+        using var upload = bands.Upload(index, proposal);
+        return new BandUploadPayload(TensorPayloads.ToPayload(upload.Bands), Optional(upload.Pooled), Optional(upload.Statistics));
+    }
+
+    private static TensorPayload? Optional(Tensor? tensor) => tensor is null ? null : TensorPayloads.ToPayload(tensor);
+
+    public async Task ApplyBandsAsync(StepCall call, BandReplyPayload reply)
+    {
+        EnsureCurrent(call);
+        if (call.Step < _step) return; // already adopted: a retried call
+        if (_lastProposal?.Call != call) throw new TileLostException($"tile {this.GetPrimaryKeyString()} did not denoise step {call.Step}");
+        var (job, tile) = await _build!;
+        var device = _executor!.Device;
+        var index = _assignment!.Window.Index;
+        using var synced = new BandReply(index, TensorPayloads.ToTensor(reply.Shared, device), TensorPayloads.ToTensor(reply.Context, device),
+            reply.Tone is null ? null : TensorPayloads.ToTensor(reply.Tone, device));
+        // As in ApplyAsync: between a step's reply and its apply the device thread does not touch this tile.
+        tile.Adopt((await job.Bands).Apply(index, _proposal!, synced));
+        _proposal!.Dispose();
+        _proposal = null;
+        _step = call.Step + 1;
     }
 
     public async Task ApplyAsync(StepCall call, TensorPayload? update)

@@ -5,8 +5,10 @@ using OrleansDiffusion.Hosting;
 namespace OrleansDiffusion.Grains.Tests;
 
 /// <summary>Orleans' own test cluster (InProcessTestCluster): a coordinator silo and two worker silos; one worker is
-/// killed (KillSiloAsync) after a step the watch has seen, and the job completes with the in-process engine's PNG.</summary>
-public sealed class TestClusterRecoveryTests : IAsyncLifetime
+/// killed (KillSiloAsync) after a step the watch has seen, and the job completes with the in-process engine's PNG.
+/// With checkpoints every 5 steps the loss comes before or after the full exchange at step 5; without checkpoints every
+/// step but the last moves only bands, so the loss always rolls every tile back to the noise field.</summary>
+public abstract class TestClusterRecoveryTests : IAsyncLifetime
 {
     private readonly TempDirectory _outputs = new();
     private InProcessTestCluster? _cluster;
@@ -22,6 +24,7 @@ public sealed class TestClusterRecoveryTests : IAsyncLifetime
                 Role = Interlocked.Increment(ref _silos) == 1 ? SiloRole.Coordinator : SiloRole.Worker, // the first silo coordinates
                 SiloName = silo.SiloName,
                 OutputDirectory = _outputs.Path,
+                CheckpointEvery = CheckpointEvery,
             }));
         _cluster = builder.Build();
         await _cluster.DeployAsync();
@@ -40,6 +43,9 @@ public sealed class TestClusterRecoveryTests : IAsyncLifetime
             }
         }
     }
+
+    /// <summary>Steps between full exchanges (and checkpoints); 0: none before the last step.</summary>
+    protected abstract int CheckpointEvery { get; }
 
     public async Task DisposeAsync()
     {
@@ -64,4 +70,14 @@ public sealed class TestClusterRecoveryTests : IAsyncLifetime
         Assert.DoesNotContain(done.TilePlacement!, p => p.StartsWith(victimName + "/", StringComparison.Ordinal));
         Assert.Equal(await ClusterJobs.InProcessPngAsync(spec, _outputs.Path), await File.ReadAllBytesAsync(Path.Combine(_outputs.Path, done.OutputPath!)));
     }
+}
+
+public sealed class TestClusterRecoveryWithCheckpointsTests : TestClusterRecoveryTests
+{
+    protected override int CheckpointEvery => 5;
+}
+
+public sealed class TestClusterRollbackTests : TestClusterRecoveryTests
+{
+    protected override int CheckpointEvery => 0;
 }

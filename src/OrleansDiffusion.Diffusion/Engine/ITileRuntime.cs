@@ -1,13 +1,16 @@
 using static TorchSharp.torch;
+using OrleansDiffusion.Diffusion.Exchange;
 using OrleansDiffusion.Diffusion.Tiling;
 
 namespace OrleansDiffusion.Diffusion.Engine;
 
-/// <summary>The tiles' side after one step: proposals in layout order (owned by the runtime) and timings.</summary>
+/// <summary>The tiles' side after one step: proposals in layout order, or on a band-only step each tile's upload (both
+/// owned by the runtime), and timings.</summary>
 /// <param name="DenoiseSeconds">time inside denoisers on the critical path of this step.</param>
 /// <param name="ForwardCalls">denoiser forward passes this step took.</param>
 /// <param name="Bytes">payload bytes moved from tiles to the coordinator.</param>
-public sealed record TileStepResult(IReadOnlyList<Tensor> Proposals, double DenoiseSeconds, int ForwardCalls, long Bytes);
+public sealed record TileStepResult(IReadOnlyList<Tensor> Proposals, double DenoiseSeconds, int ForwardCalls, long Bytes,
+    IReadOnlyList<BandUpload>? Uploads = null);
 
 /// <summary>
 /// Where a job's tiles live and run: in this process, or on tile grains spread over accelerator silos.
@@ -18,10 +21,17 @@ public interface ITileRuntime : IAsyncDisposable
     /// <summary>Creates every tile's initial state: from the noise field, or from <paramref name="start"/>'s states.</summary>
     Task StartAsync(JobPlan plan, EngineStart? start, CancellationToken cancellationToken);
 
-    /// <summary>Every tile denoises its window for <paramref name="step"/> and proposes x at step + 1.</summary>
-    Task<TileStepResult> DenoiseAsync(int step, CancellationToken cancellationToken);
+    /// <summary>Every tile denoises its window for <paramref name="step"/> and proposes x at step + 1: its whole window,
+    /// or with <paramref name="bands"/> only its upload of the plan's band exchange.</summary>
+    /// <exception cref="TileRollbackException">tiles were lost on a band-only step; every tile is back at an earlier step.</exception>
+    Task<TileStepResult> DenoiseAsync(int step, bool bands, CancellationToken cancellationToken);
 
     /// <summary>Each tile adopts its synced window (null: its own proposal). The runtime takes ownership of
     /// the update tensors; returns the payload bytes sent to the tiles.</summary>
     Task<long> ScatterAsync(int step, IReadOnlyList<Tensor?> updates, CancellationToken cancellationToken);
+
+    /// <summary>After a band-only step each tile builds its next state from its own proposal and its reply (the runtime
+    /// takes ownership of the replies); returns the payload bytes sent to the tiles.</summary>
+    /// <exception cref="TileRollbackException">tiles were lost; every tile is back at an earlier step.</exception>
+    Task<long> ScatterBandsAsync(int step, IReadOnlyList<BandReply> replies, CancellationToken cancellationToken);
 }

@@ -1,4 +1,5 @@
 using OrleansDiffusion.Diffusion.Denoisers;
+using OrleansDiffusion.Diffusion.Exchange;
 using OrleansDiffusion.Diffusion.Noise;
 using OrleansDiffusion.Diffusion.Schedulers;
 using static TorchSharp.torch;
@@ -7,10 +8,12 @@ using OrleansDiffusion.Diffusion.Tiling;
 namespace OrleansDiffusion.Diffusion.Engine;
 
 /// <summary>All tiles in this process on one device, stepped in batches of up to <paramref name="batchSize"/>.</summary>
-public sealed class InProcessTileRuntime(IDenoiser denoiser, IScheduler scheduler, int batchSize = 16) : ITileRuntime
+/// <param name="bandExchange">the plan's band exchange, for band-only steps (the engine's schedule); null: whole windows only.</param>
+public sealed class InProcessTileRuntime(IDenoiser denoiser, IScheduler scheduler, int batchSize = 16, BandExchange? bandExchange = null) : ITileRuntime
 {
     private readonly List<TileWorker> _tiles = [];
     private Tensor[] _proposals = [];
+    private BandUpload[] _uploads = [];
     private NoiseField? _noise;
 
     public Task StartAsync(JobPlan plan, EngineStart? start, CancellationToken cancellationToken)
@@ -23,7 +26,7 @@ public sealed class InProcessTileRuntime(IDenoiser denoiser, IScheduler schedule
         return Task.CompletedTask;
     }
 
-    public Task<TileStepResult> DenoiseAsync(int step, CancellationToken cancellationToken)
+    public Task<TileStepResult> DenoiseAsync(int step, bool bands, CancellationToken cancellationToken)
     {
         var noise = _noise ?? throw new InvalidOperationException("StartAsync was not called");
         var proposals = new List<Tensor>(_tiles.Count);
@@ -38,7 +41,36 @@ public sealed class InProcessTileRuntime(IDenoiser denoiser, IScheduler schedule
             calls++;
         }
         _proposals = [.. proposals];
-        return Task.FromResult(new TileStepResult(_proposals, seconds, calls, Bytes(_proposals)));
+        if (!bands) return Task.FromResult(new TileStepResult(_proposals, seconds, calls, Bytes(_proposals)));
+        var exchange = Exchange;
+        _uploads = _proposals.Select((p, i) => exchange.Upload(i, p)).ToArray();
+        var uploaded = _uploads.Sum(u => Bytes([u.Bands, u.Pooled, u.Statistics]));
+        return Task.FromResult(new TileStepResult([], seconds, calls, uploaded, _uploads));
+    }
+
+    public Task<long> ScatterBandsAsync(int step, IReadOnlyList<BandReply> replies, CancellationToken cancellationToken)
+    {
+        var exchange = Exchange;
+        long sent = 0;
+        foreach (var reply in replies)
+        {
+            using (reply)
+            {
+                sent += Bytes([reply.Shared, reply.Context, reply.Tone]);
+                _tiles[reply.Tile].Adopt(exchange.Apply(reply.Tile, _proposals[reply.Tile], reply));
+            }
+        }
+        DisposeStep();
+        return Task.FromResult(sent);
+    }
+
+    private BandExchange Exchange => bandExchange ?? throw new InvalidOperationException("this runtime was built without a band exchange");
+
+    private void DisposeStep()
+    {
+        foreach (var proposal in _proposals) proposal.Dispose();
+        foreach (var upload in _uploads) upload.Dispose();
+        (_proposals, _uploads) = ([], []);
     }
 
     public Task<long> ScatterAsync(int step, IReadOnlyList<Tensor?> updates, CancellationToken cancellationToken)
@@ -64,7 +96,7 @@ public sealed class InProcessTileRuntime(IDenoiser denoiser, IScheduler schedule
 
     public ValueTask DisposeAsync()
     {
-        foreach (var proposal in _proposals) proposal.Dispose();
+        DisposeStep();
         foreach (var tile in _tiles) tile.Dispose();
         _tiles.Clear();
         return ValueTask.CompletedTask;

@@ -26,7 +26,9 @@ public static class LocalGeneration
             if (denoiser is not ILatentDecoder decoder) return result;
             using (result)
             {
-                return new EngineResult(decoder.Decode(result.Canvas), result.Statistics);
+                var decoding = System.Diagnostics.Stopwatch.StartNew();
+                var pixels = decoder.Decode(result.Canvas);
+                return new EngineResult(pixels, result.Statistics with { DecodeSeconds = decoding.Elapsed.TotalSeconds });
             }
         }
         finally

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Sync;
 using OrleansDiffusion.Diffusion.Tiling;
@@ -68,7 +69,7 @@ public sealed class BandExchange
     private readonly TileBands[] _tiles;
     private readonly Tensor _scatter;          // [Σ send] element of the grid-order stack each sent value lands on
     private readonly Tensor _reply;            // [Σ (shared + context)] canvas cell of each replied value, tile order
-    private readonly Tensor[] _state;          // per tile [(h + 2c)(w + 2c)] into [own window | shared | context]
+    private readonly ConcurrentDictionary<int, Lazy<Tensor>> _state = new(); // per tile [(h + 2c)(w + 2c)] into [own window | shared | context], built for the tiles a process hosts
     private readonly long[] _cells;            // token cells of a window (attention)
 
     private BandExchange(JobPlan plan, ISyncMode sync)
@@ -83,7 +84,6 @@ public sealed class BandExchange
         // Cells some tile reads as context outside its own window.
         var readAsContext = new bool[geometry.CanvasCells];
         var stamp = new int[geometry.CanvasCells];
-        var positionOf = new int[geometry.CanvasCells];
         var windows = new int[layout.Count][];
         for (var t = 0; t < layout.Count; t++)
         {
@@ -94,7 +94,6 @@ public sealed class BandExchange
         }
 
         _tiles = new TileBands[layout.Count];
-        _state = new Tensor[layout.Count];
         var scatter = new List<int>();
         var reply = new List<int>();
         for (var t = 0; t < layout.Count; t++)
@@ -104,38 +103,19 @@ public sealed class BandExchange
             var send = new List<int>();
             var sharedCells = new List<int>();
             var sharedPositions = new List<int>();
-            var sharedIndex = new Dictionary<int, int>();
             for (var p = 0; p < window.Length; p++)
             {
                 var shared = geometry.Coverage[window[p]] > 1;
                 if (shared || readAsContext[window[p]]) send.Add(p);
                 if (!shared) continue;
-                sharedIndex[p] = sharedCells.Count;
                 sharedCells.Add(window[p]);
                 sharedPositions.Add(p);
             }
-            var crop = geometry.CropCells(t, plan.Context);
             var context = new List<int>();
-            var contextIndex = new Dictionary<int, int>();
-            var state = new int[crop.Length];
-            for (var s = 0; s < crop.Length; s++)
-            {
-                var cell = crop[s];
-                if (stamp[cell] == t + 1)
-                {
-                    var p = positionOf[cell];
-                    state[s] = sharedIndex.TryGetValue(p, out var k) ? windowCells + k : p;
-                    continue;
-                }
-                if (!contextIndex.TryGetValue(cell, out var c))
-                {
-                    contextIndex[cell] = c = context.Count;
-                    context.Add(cell);
-                }
-                state[s] = windowCells + sharedCells.Count + c;
-            }
+            var contextIndex = new HashSet<int>();
+            foreach (var cell in geometry.CropCells(t, plan.Context))
+                if (stamp[cell] != t + 1 && contextIndex.Add(cell)) context.Add(cell);
             _tiles[t] = new TileBands(t, [.. send], [.. sharedCells], [.. sharedPositions], [.. context]);
-            _state[t] = SyncGeometry.Index(state).DetachFromDisposeScope();
             var slot = geometry.TileToGrid[t];
             scatter.AddRange(send.Select(p => slot * windowCells + p));
             reply.AddRange(sharedCells);
@@ -148,7 +128,7 @@ public sealed class BandExchange
 
         void Mark(int[] cells, int tile)
         {
-            for (var p = 0; p < cells.Length; p++) (stamp[cells[p]], positionOf[cells[p]]) = (tile + 1, p);
+            foreach (var cell in cells) stamp[cell] = tile + 1;
         }
     }
 
@@ -171,7 +151,8 @@ public sealed class BandExchange
         using var scope = NewDisposeScope();
         var channels = proposal.shape[0];
         if (!Exchanges) return Detach(new BandUpload(tile, zeros(channels, 0L), null, null));
-        using var positions = SyncGeometry.Index(_tiles[tile].SendPositions);
+        var positions = SyncGeometry.Index(_tiles[tile].SendPositions);
+        if (positions.device_type != proposal.device_type) positions = positions.to(proposal.device);
         var bands = proposal.reshape(channels, -1).index_select(1, positions);
         Tensor? pooled = null, statistics = null;
         if (Sync is AttentionSync attention)
@@ -268,9 +249,34 @@ public sealed class BandExchange
         }
         var sources = cat([local.view(channels, -1), reply.Shared, reply.Context], 1);
         var rows = new Tensor[channels];
-        for (var c = 0; c < channels; c++) rows[c] = sources[c].index_select(0, _state[tile]);
+        var state = StateIndex(tile);
+        if (state.device_type != sources.device_type) state = state.to(sources.device);
+        for (var c = 0; c < channels; c++) rows[c] = sources[c].index_select(0, state);
         return stack(rows).view(channels, height + 2 * Plan.Context, width + 2 * Plan.Context).MoveToOuterDisposeScope();
     }
+
+    /// <summary>Where each cell of tile <paramref name="tile"/>'s next state comes from, in [own window | shared |
+    /// context] order (computed once per tile, only in the processes that apply its replies).</summary>
+    private Tensor StateIndex(int tile) => _state.GetOrAdd(tile, t => new Lazy<Tensor>(() =>
+    {
+        var geometry = SyncGeometry.Of(Plan.Layout);
+        var bands = _tiles[t];
+        var windowCells = geometry.WindowCells;
+        var window = geometry.CropCells(t, 0);
+        var positionOf = new Dictionary<int, int>(window.Length);
+        for (var p = 0; p < window.Length; p++) positionOf[window[p]] = p;
+        var sharedIndex = new Dictionary<int, int>(bands.SharedPositions.Length);
+        for (var k = 0; k < bands.SharedPositions.Length; k++) sharedIndex[bands.SharedPositions[k]] = k;
+        var contextIndex = new Dictionary<int, int>(bands.ContextCells.Length);
+        for (var c = 0; c < bands.ContextCells.Length; c++) contextIndex[bands.ContextCells[c]] = c;
+        var crop = geometry.CropCells(t, Plan.Context);
+        var state = new int[crop.Length];
+        for (var s = 0; s < crop.Length; s++)
+            state[s] = positionOf.TryGetValue(crop[s], out var p)
+                ? sharedIndex.TryGetValue(p, out var k) ? windowCells + k : p
+                : windowCells + bands.SharedCells.Length + contextIndex[crop[s]];
+        return SyncGeometry.Index(state).DetachFromDisposeScope();
+    })).Value;
 
     private static ExchangeBytes Count(JobPlan plan, ISyncMode sync, TileBands[] tiles, int windowCells, int stateCells, long[] tokenCells)
     {
