@@ -18,8 +18,9 @@ namespace OrleansDiffusion.Grains;
 /// job's tile grains, on the grain scheduler; only sync math, previews, checkpoint encoding and the final image run
 /// on the thread pool. Every <see cref="JobOptions.CheckpointEvery"/> steps the synced tile states go to the
 /// checkpoint store. A reminder re-activates the grain if its silo is lost; the new activation resumes from the
-/// checkpoint at the next epoch (older epochs' tiles are released, and their calls refused). Lost tiles are
-/// re-created by the tile runtime from the last synced state.
+/// checkpoint at the next epoch (older epochs' tiles are released, and their calls refused). Between checkpoint steps
+/// only bands travel (<see cref="BandSchedule"/>); lost tiles are re-created by the tile runtime from the last full
+/// exchange.
 /// </summary>
 public sealed partial class CoordinatorGrain(
     [PersistentState(CoordinatorGrain.RecordName, StorageNames.Jobs)] IPersistentState<JobRecord> record,
