@@ -71,20 +71,15 @@ public interface ITileGrain : IGrainWithStringKey
     [Alias("Initialize")]
     Task InitializeAsync(TileAssignment assignment);
 
-    /// <summary>Starts <paramref name="call"/>'s step if it has not started and waits for it at most
-    /// <paramref name="wait"/>: the proposal, or null while it still runs (call again). A repeated call for a finished
-    /// step returns the same proposal without recomputing.</summary>
-    /// <exception cref="TileLostException">the tile has no state (its silo was lost, or it was released).</exception>
+    /// <summary>Adopts <paramref name="update"/> (the synced result of the step before, when the tile has not adopted it
+    /// yet), then starts <paramref name="call"/>'s step if it has not started and waits for it at most
+    /// <paramref name="wait"/>: the proposal, or null while it still runs (call again with the same arguments). A repeated
+    /// call for a finished step returns the same proposal without recomputing. One call per tile and step carries both
+    /// directions of the exchange.</summary>
+    /// <exception cref="TileLostException">the tile has no state (its silo was lost, or it was released), or is at
+    /// another step.</exception>
     [Alias("Denoise")]
-    Task<TileProposal?> DenoiseAsync(StepCall call, TimeSpan wait);
-
-    /// <summary>Adopts the synced window (with context) for the next step, or the tile's own proposal when null.</summary>
-    [Alias("Apply")]
-    Task ApplyAsync(StepCall call, TensorPayload? update);
-
-    /// <summary>After a band-only step: builds the next state from the tile's own proposal and its synced bands.</summary>
-    [Alias("ApplyBands")]
-    Task ApplyBandsAsync(StepCall call, BandReplyPayload reply);
+    Task<TileProposal?> DenoiseAsync(StepCall call, TileUpdate? update, TimeSpan wait);
 
     /// <summary>Stops pending work, frees device memory and deactivates.</summary>
     [Alias("Release")]

@@ -25,7 +25,8 @@ internal interface ITileRuntimeEvents
 /// <summary>
 /// The engine's tiles as tile grains on accelerator silos. Every step calls all tiles in parallel with (job, epoch,
 /// step); each call waits at most <see cref="JobOptions.TileCallWait"/>, and calls are repeated until every tile has
-/// answered, so no message has to outlive the response timeout. The runtime keeps each tile's state from the last full
+/// answered, so no message has to outlive the response timeout; each call also carries the tile's synced result of the
+/// step before, so one message per tile and step moves both directions. The runtime keeps each tile's state from the last full
 /// exchange. A tile lost with its silo right after one is re-created on a surviving accelerator silo and only that step
 /// is redone (the tiles that answered return their proposal again without recomputing); a tile lost on a band-only
 /// step rolls every tile back to the last full exchange (<see cref="TileRollbackException"/>).
@@ -41,6 +42,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     private int _step;                // the step the tiles run next
     private Tensor[] _proposals = [];
     private BandUpload[] _uploads = [];
+    private TileUpdate?[] _updates = [];  // each tile's synced result of the step before, sent with its next call
     private int _recoveries;
 
     /// <summary>"silo/device" of every tile, in layout order, as last reported.</summary>
@@ -57,6 +59,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         _tiles = plan.Layout.Windows.Select(w => grains.GetGrain<ITileGrain>($"{jobId}/{epoch}/{w.Index}")).ToArray();
         _states = start is null ? new Tensor?[plan.Layout.Count] : plan.Layout.Windows.Select(w => (Tensor?)start.States.For(plan, w.Index)).ToArray();
         _step = _statesStep = start?.Step ?? 0;
+        _updates = new TileUpdate?[plan.Layout.Count];
         Locations = new string?[plan.Layout.Count];
         await InitializeAsync(Enumerable.Range(0, plan.Layout.Count).ToArray(), cancellationToken);
     }
@@ -122,7 +125,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
             {
                 try
                 {
-                    return new Outcome(i, await _tiles[i].DenoiseAsync(call, options.TileCallWait), null);
+                    return new Outcome(i, await _tiles[i].DenoiseAsync(call, _updates[i], options.TileCallWait), null);
                 }
                 catch (TimeoutException)
                 {
@@ -133,11 +136,12 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
                     return new Outcome(i, null, e);
                 }
             }));
-            foreach (var (index, reply, _, _) in outcomes)
+            foreach (var (index, reply, _) in outcomes)
                 if (reply is not null)
                 {
                     if (reply.Call != call) throw new InvalidOperationException($"stale tile reply for step {step}");
                     replies[index] = reply;
+                    _updates[index] = null; // adopted
                     Locations[index] = $"{reply.Silo}/{reply.Device}";
                     events.TileDone(index, reply);
                 }
@@ -161,80 +165,40 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
 
     private static Tensor? Optional(TensorPayload? payload) => payload is null ? null : TensorPayloads.ToTensor(payload);
 
-    public async Task<long> ScatterAsync(int step, IReadOnlyList<Tensor?> updates, CancellationToken cancellationToken)
+    /// <summary>Keeps each tile's synced window for the next step's call (one message per tile and step carries both
+    /// directions), and as the state to re-create the tile from: its synced window, or its own proposal.</summary>
+    public Task<long> ScatterAsync(int step, IReadOnlyList<Tensor?> updates, CancellationToken cancellationToken)
     {
-        var call = new StepCall(jobId, epoch, step);
-        var payloads = updates.Select(u => u is null ? null : TensorPayloads.ToPayload(u)).ToArray();
-        // The tiles' states before the next step, kept to re-create a lost tile: its synced window, or its own proposal.
+        long bytes = 0;
         for (var i = 0; i < _tiles.Length; i++)
         {
+            var payload = updates[i] is { } update ? TensorPayloads.ToPayload(update) : null;
+            bytes += payload?.Bytes ?? 0;
+            _updates[i] = new TileUpdate(step, payload, null);
             _states[i]?.Dispose();
             _states[i] = updates[i] ?? _proposals[i];
             if (updates[i] is not null) _proposals[i].Dispose();
         }
         _proposals = [];
         _step = _statesStep = step + 1;
-        var pending = Enumerable.Range(0, _tiles.Length).ToArray();
-        while (pending.Length > 0)
-        {
-            var outcomes = await Task.WhenAll(pending.Select(async i =>
-            {
-                try
-                {
-                    await _tiles[i].ApplyAsync(call, payloads[i]);
-                    return new Outcome(i, null, null);
-                }
-                catch (TimeoutException)
-                {
-                    return new Outcome(i, null, null, Retry: true);
-                }
-                catch (Exception e) when (IsTileLoss(e))
-                {
-                    return new Outcome(i, null, e);
-                }
-            }));
-            var lost = outcomes.Where(o => o.Error is not null).Select(o => o.Index).ToArray();
-            // A lost tile is re-created directly in its next state: nothing left to apply.
-            if (lost.Length > 0) await RecoverAsync(lost, outcomes.First(o => o.Error is not null).Error!, cancellationToken);
-            pending = outcomes.Where(o => o.Retry).Select(o => o.Index).ToArray();
-        }
-        return payloads.Sum(p => p?.Bytes ?? 0);
+        return Task.FromResult(bytes);
     }
 
-    public async Task<long> ScatterBandsAsync(int step, IReadOnlyList<BandReply> replies, CancellationToken cancellationToken)
+    /// <summary>Keeps each tile's synced bands for the next step's call.</summary>
+    public Task<long> ScatterBandsAsync(int step, IReadOnlyList<BandReply> replies, CancellationToken cancellationToken)
     {
-        var call = new StepCall(jobId, epoch, step, Bands: true);
-        var payloads = new BandReplyPayload[_tiles.Length];
+        long bytes = 0;
         foreach (var reply in replies)
             using (reply)
-                payloads[reply.Tile] = new BandReplyPayload(TensorPayloads.ToPayload(reply.Shared), TensorPayloads.ToPayload(reply.Context),
+            {
+                var payload = new BandReplyPayload(TensorPayloads.ToPayload(reply.Shared), TensorPayloads.ToPayload(reply.Context),
                     reply.Tone is null ? null : TensorPayloads.ToPayload(reply.Tone));
+                bytes += payload.Bytes;
+                _updates[reply.Tile] = new TileUpdate(step, null, payload);
+            }
         DisposeProposals();
         _step = step + 1;
-        var pending = Enumerable.Range(0, _tiles.Length).ToArray();
-        while (pending.Length > 0)
-        {
-            var outcomes = await Task.WhenAll(pending.Select(async i =>
-            {
-                try
-                {
-                    await _tiles[i].ApplyBandsAsync(call, payloads[i]);
-                    return new Outcome(i, null, null);
-                }
-                catch (TimeoutException)
-                {
-                    return new Outcome(i, null, null, Retry: true);
-                }
-                catch (Exception e) when (IsTileLoss(e))
-                {
-                    return new Outcome(i, null, e);
-                }
-            }));
-            var lost = outcomes.Where(o => o.Error is not null).Select(o => o.Index).ToArray();
-            if (lost.Length > 0) await RecoverAsync(lost, outcomes.First(o => o.Error is not null).Error!, cancellationToken);
-            pending = outcomes.Where(o => o.Retry).Select(o => o.Index).ToArray();
-        }
-        return payloads.Sum(p => p.Bytes);
+        return Task.FromResult(bytes);
     }
 
     /// <summary>Re-creates <paramref name="lost"/> tiles in their state before the current step when the runtime holds it
@@ -250,10 +214,12 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         foreach (var i in lost) Locations[i] = null;
         if (!rollback)
         {
+            foreach (var i in lost) _updates[i] = null; // re-created directly in its next state
             await InitializeAsync(lost, cancellationToken);
             return;
         }
         DisposeProposals();
+        Array.Clear(_updates);
         _step = _statesStep;
         await InitializeAsync(Enumerable.Range(0, _tiles.Length).ToArray(), cancellationToken);
         throw new TileRollbackException(_statesStep, $"{lost.Length} tile(s) lost between full exchanges; every tile restarts at step {_statesStep}", cause);
@@ -271,7 +237,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     private static bool IsTransient(Exception e) => IsTileLoss(e) || e is TimeoutException or OrleansException;
 
     /// <summary>One tile call's result: a reply, a loss (<paramref name="Error"/>) or a timed-out call to repeat.</summary>
-    private readonly record struct Outcome(int Index, TileProposal? Reply, Exception? Error, bool Retry = false);
+    private readonly record struct Outcome(int Index, TileProposal? Reply, Exception? Error);
 
     private void DisposeProposals()
     {

@@ -58,12 +58,13 @@ public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDeta
         return (job, tile);
     }
 
-    public async Task<TileProposal?> DenoiseAsync(StepCall call, TimeSpan wait)
+    public async Task<TileProposal?> DenoiseAsync(StepCall call, TileUpdate? update, TimeSpan wait)
     {
         EnsureCurrent(call);
         if (_lastProposal?.Call == call) return _lastProposal; // a retried call: same answer, no recompute
         if (_running != call)
         {
+            if (update is not null && update.Step == _step && update.Step == call.Step - 1) await AdoptAsync(update);
             if (call.Step != _step) throw new TileLostException($"tile {this.GetPrimaryKeyString()} is at step {_step}, not {call.Step}");
             _running = call;
             _runningTask = RunStepAsync(call);
@@ -71,6 +72,35 @@ public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDeta
         var step = _runningTask!;
         if (await Task.WhenAny(step, Task.Delay(wait)) != step) return null;
         return await step;
+    }
+
+    /// <summary>Adopts the synced result of the step this tile last denoised. Between a step's reply and the next step
+    /// the device thread does not touch this tile, so the state is swapped here.</summary>
+    private async Task AdoptAsync(TileUpdate update)
+    {
+        if (_lastProposal?.Call.Step != update.Step || _proposal is null)
+            throw new TileLostException($"tile {this.GetPrimaryKeyString()} did not denoise step {update.Step}");
+        var (job, tile) = await _build!;
+        var device = _executor!.Device;
+        if (update.Bands is { } bands)
+        {
+            var index = _assignment!.Window.Index;
+            using var synced = new BandReply(index, TensorPayloads.ToTensor(bands.Shared, device), TensorPayloads.ToTensor(bands.Context, device),
+                bands.Tone is null ? null : TensorPayloads.ToTensor(bands.Tone, device));
+            tile.Adopt((await job.Bands).Apply(index, _proposal, synced));
+            _proposal.Dispose();
+        }
+        else if (update.State is { } state)
+        {
+            tile.Adopt(TensorPayloads.ToTensor(state, device));
+            _proposal.Dispose();
+        }
+        else
+        {
+            tile.Adopt(_proposal);
+        }
+        _proposal = null;
+        _step = update.Step + 1;
     }
 
     private async Task<TileProposal> RunStepAsync(StepCall call)
@@ -97,43 +127,6 @@ public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDeta
     }
 
     private static TensorPayload? Optional(Tensor? tensor) => tensor is null ? null : TensorPayloads.ToPayload(tensor);
-
-    public async Task ApplyBandsAsync(StepCall call, BandReplyPayload reply)
-    {
-        EnsureCurrent(call);
-        if (call.Step < _step) return; // already adopted: a retried call
-        if (_lastProposal?.Call != call) throw new TileLostException($"tile {this.GetPrimaryKeyString()} did not denoise step {call.Step}");
-        var (job, tile) = await _build!;
-        var device = _executor!.Device;
-        var index = _assignment!.Window.Index;
-        using var synced = new BandReply(index, TensorPayloads.ToTensor(reply.Shared, device), TensorPayloads.ToTensor(reply.Context, device),
-            reply.Tone is null ? null : TensorPayloads.ToTensor(reply.Tone, device));
-        // As in ApplyAsync: between a step's reply and its apply the device thread does not touch this tile.
-        tile.Adopt((await job.Bands).Apply(index, _proposal!, synced));
-        _proposal!.Dispose();
-        _proposal = null;
-        _step = call.Step + 1;
-    }
-
-    public async Task ApplyAsync(StepCall call, TensorPayload? update)
-    {
-        EnsureCurrent(call);
-        if (call.Step < _step) return; // already adopted: a retried call
-        if (_lastProposal?.Call != call) throw new TileLostException($"tile {this.GetPrimaryKeyString()} did not denoise step {call.Step}");
-        var (_, tile) = await _build!;
-        // Between a step's reply and its apply the device thread does not touch this tile, so the state is swapped here.
-        if (update is null)
-        {
-            tile.Adopt(_proposal!);
-        }
-        else
-        {
-            tile.Adopt(TensorPayloads.ToTensor(update, _executor!.Device));
-            _proposal?.Dispose();
-        }
-        _proposal = null;
-        _step = call.Step + 1;
-    }
 
     public async Task ReleaseAsync()
     {

@@ -22,7 +22,7 @@ public class ClientSurfaceTests
             JobId = "forged", Epoch = 1, Spec = spec, Window = plan.Layout.Windows[0], CanvasWidth = spec.Width, CanvasHeight = spec.Height,
             TileWidth = plan.Layout.TileWidth, TileHeight = plan.Layout.TileHeight, Context = plan.Context, Channels = channels, TileCount = plan.Layout.Count,
         }));
-        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => tile.DenoiseAsync(new StepCall("forged", 1, 0), TimeSpan.FromSeconds(1)));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => tile.DenoiseAsync(new StepCall("forged", 1, 0), null, TimeSpan.FromSeconds(1)));
         await Assert.ThrowsAsync<UnauthorizedAccessException>(() => cluster.Client.GetGrain<IJobIndexGrain>(0).AdmitAsync("forged", DateTimeOffset.UtcNow, 1000));
         Assert.DoesNotContain(await cluster.Client.GetGrain<IJobRegistryGrain>(0).ListAsync(100), j => j.JobId == "forged");
     }

@@ -26,12 +26,13 @@ public interface ITileRuntime : IAsyncDisposable
     /// <exception cref="TileRollbackException">tiles were lost on a band-only step; every tile is back at an earlier step.</exception>
     Task<TileStepResult> DenoiseAsync(int step, bool bands, CancellationToken cancellationToken);
 
-    /// <summary>Each tile adopts its synced window (null: its own proposal). The runtime takes ownership of
-    /// the update tensors; returns the payload bytes sent to the tiles.</summary>
+    /// <summary>Each tile adopts its synced window (null: its own proposal), at the latest with the next step's call.
+    /// The runtime takes ownership of the update tensors; returns the payload bytes sent to the tiles.</summary>
     Task<long> ScatterAsync(int step, IReadOnlyList<Tensor?> updates, CancellationToken cancellationToken);
 
-    /// <summary>After a band-only step each tile builds its next state from its own proposal and its reply (the runtime
-    /// takes ownership of the replies); returns the payload bytes sent to the tiles.</summary>
+    /// <summary>After a band-only step each tile builds its next state from its own proposal and its reply, at the
+    /// latest with the next step's call (the runtime takes ownership of the replies); returns the payload bytes sent to
+    /// the tiles.</summary>
     /// <exception cref="TileRollbackException">tiles were lost; every tile is back at an earlier step.</exception>
     Task<long> ScatterBandsAsync(int step, IReadOnlyList<BandReply> replies, CancellationToken cancellationToken);
 }
