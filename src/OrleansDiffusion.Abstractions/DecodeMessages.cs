@@ -26,9 +26,13 @@ public sealed record DecodeAssignment
 [GenerateSerializer, Immutable, Alias("odiff.DecodeStatistics")]
 public sealed record DecodeStatistics([property: Id(0)] int Norm, [property: Id(1)] double[] Sums, [property: Id(2)] double[] SquareSums, [property: Id(3)] long Count);
 
-/// <summary>Where a decode tile stands: its sums at the requested norm, or, once complete, its pixels.</summary>
+/// <summary>Where a decode tile stands: its sums at the requested norm, or (null) complete, with its pixels kept for
+/// <see cref="IDecodeTileGrain.ReadPixelsAsync"/>.</summary>
 [GenerateSerializer, Immutable, Alias("odiff.DecodeProgress")]
-public sealed record DecodeProgress([property: Id(0)] DecodeStatistics? Statistics, [property: Id(1)] TensorPayload? Pixels);
+public sealed record DecodeProgress([property: Id(0)] DecodeStatistics? Statistics)
+{
+    public bool IsComplete => Statistics is null;
+}
 
 /// <summary>One tile of a distributed VAE decode on an accelerator silo (key "{jobId}/{epoch}/decode{attempt}/{index}").
 /// The tiles advance from GroupNorm to GroupNorm; the coordinator sums their statistics and sends the sum back.</summary>
@@ -43,6 +47,11 @@ public interface IDecodeTileGrain : IGrainWithStringKey
     /// − 1 over all tiles) first; waits at most <paramref name="wait"/> (null: still running, call again). Idempotent.</summary>
     [Alias("Advance")]
     Task<DecodeProgress?> AdvanceAsync(int norm, DecodeStatistics? pooled, TimeSpan wait);
+
+    /// <summary>The complete tile's pixels ([3, h, w] in the decoder's range). The coordinator reads them a few tiles at a
+    /// time, so it never holds more than the image and a few tiles.</summary>
+    [Alias("ReadPixels")]
+    Task<TensorPayload> ReadPixelsAsync();
 
     [Alias("Release")]
     Task ReleaseAsync();

@@ -82,16 +82,27 @@ public sealed class DecodeTileGrain(DeviceExecutorPool devices, IOptions<OutputS
         await _build!;
         return await _executor!.RunAsync(() =>
         {
-            if (_whole is not null) return new DecodeProgress(null, TensorPayloads.ToPayload(_whole));
+            if (_whole is not null) return new DecodeProgress(null);
             var session = _session!;
             if (pooled is not null && session.NormIndex == norm - 1)
                 session.Continue(new GroupStatistics(pooled.Norm, pooled.Sums, pooled.SquareSums, pooled.Count));
             if (session.NormIndex != norm && !session.IsComplete)
                 throw new InvalidOperationException($"decode tile {Key} is at norm {session.NormIndex}, asked for {norm}");
-            if (session.IsComplete) return new DecodeProgress(null, TensorPayloads.ToPayload(session.Output));
+            if (session.IsComplete) return new DecodeProgress(null);
             var s = session.Statistics;
-            return new DecodeProgress(new DecodeStatistics(s.Norm, s.Sums, s.SquareSums, s.Count), null);
+            return new DecodeProgress(new DecodeStatistics(s.Norm, s.Sums, s.SquareSums, s.Count));
         });
+    }
+
+    public async Task<TensorPayload> ReadPixelsAsync()
+    {
+        if (_build is null) throw new TileLostException($"decode tile {Key} has no state");
+        await _build;
+        return await _executor!.RunAsync(() => _whole is { } whole
+            ? TensorPayloads.ToPayload(whole)
+            : _session is { IsComplete: true } session
+                ? TensorPayloads.ToPayload(session.Output)
+                : throw new InvalidOperationException($"decode tile {Key} is not complete"));
     }
 
     public async Task ReleaseAsync()

@@ -49,8 +49,8 @@ internal sealed partial class DistributedVaeDecode(IGrainFactory grains, string 
             for (var norm = 0; ; norm++)
             {
                 var progress = await AdvanceAllAsync(tiles, norm, pooled, cancellationToken);
-                if (progress.All(p => p.Pixels is not null)) return Stitch(config, windows, progress, height, width);
-                if (progress.Any(p => p.Statistics is null)) throw new InvalidOperationException($"decode tiles disagree at norm {norm}");
+                if (progress.All(p => p.IsComplete)) return await StitchAsync(config, windows, tiles, height, width, cancellationToken);
+                if (progress.Any(p => p.IsComplete)) throw new InvalidOperationException($"decode tiles disagree at norm {norm}");
                 var sum = GroupStatistics.Sum(progress.Select(p => new GroupStatistics(p.Statistics!.Norm, p.Statistics.Sums, p.Statistics.SquareSums, p.Statistics.Count)));
                 pooled = new DecodeStatistics(sum.Norm, sum.Sums, sum.SquareSums, sum.Count);
             }
@@ -110,17 +110,35 @@ internal sealed partial class DistributedVaeDecode(IGrainFactory grains, string 
         return progress!;
     }
 
-    private static Tensor Stitch(VaeConfig config, IReadOnlyList<LatentRegion> windows, DecodeProgress[] progress, int height, int width)
+    /// <summary>Tiles read at once while stitching: enough to overlap the transfers, few enough that the coordinator holds
+    /// little beyond the image itself.</summary>
+    private const int ReadsInFlight = 4;
+
+    private static async Task<Tensor> StitchAsync(VaeConfig config, IReadOnlyList<LatentRegion> windows, IDecodeTileGrain[] tiles, int height, int width,
+        CancellationToken cancellationToken)
     {
         var scale = config.ScaleFactor;
         var output = zeros(config.OutChannels, height * scale, width * scale);
-        for (var i = 0; i < windows.Count; i++)
+        try
         {
-            var w = windows[i];
-            using var pixels = TensorPayloads.ToTensor(progress[i].Pixels!);
-            output.narrow(1, w.Top * scale, w.Height * scale).narrow(2, w.Left * scale, w.Width * scale).copy_(pixels);
+            foreach (var chunk in Enumerable.Range(0, windows.Count).Chunk(ReadsInFlight))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var read = await Task.WhenAll(chunk.Select(i => tiles[i].ReadPixelsAsync()));
+                for (var k = 0; k < chunk.Length; k++)
+                {
+                    var w = windows[chunk[k]];
+                    using var pixels = TensorPayloads.ToTensor(read[k]);
+                    output.narrow(1, w.Top * scale, w.Height * scale).narrow(2, w.Left * scale, w.Width * scale).copy_(pixels);
+                }
+            }
+            return output.clamp_(-1, 1);
         }
-        return output.clamp_(-1, 1);
+        catch
+        {
+            output.Dispose();
+            throw;
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: a decode tile was lost (attempt {Attempt}); decoding again")]
