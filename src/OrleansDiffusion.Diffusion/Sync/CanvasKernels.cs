@@ -141,6 +141,14 @@ internal static class CanvasKernels
             SyncKernels.Lerp(_across.Slice(first + y0[y] * width, width), wy0[y], _across.Slice(first + y1[y] * width, width), wy1[y], target);
             SyncKernels.Transform(target, tone?.Of(slot, channel), weight, target);
         }
+
+        /// <summary>target += the token row times <paramref name="weight"/>.</summary>
+        public void AddRow(int slot, int channel, int y, ReadOnlySpan<float> weight, Span<float> target)
+        {
+            var first = (slot * channels + channel) * rows * width;
+            SyncKernels.AddLerpTransformed(_across.Slice(first + y0[y] * width, width), wy0[y], _across.Slice(first + y1[y] * width, width), wy1[y],
+                tone?.Of(slot, channel), weight, target);
+        }
     }
 
     /// <summary>g·t per channel (the consensus numerator).</summary>
@@ -153,10 +161,13 @@ internal static class CanvasKernels
         public void Fill(int slot, int y, Span<float> rows)
         {
             var weight = gaussian.AsSpan(y * width, width);
-            for (var c = 0; c < _tokens.Channels; c++)
-            {
-                _tokens.Row(slot, c, y, weight, rows.Slice(c * width, width));
-            }
+            for (var c = 0; c < _tokens.Channels; c++) _tokens.Row(slot, c, y, weight, rows.Slice(c * width, width));
+        }
+
+        public void AddTo(int slot, int y, Span<float> target, int start, int plane)
+        {
+            var weight = gaussian.AsSpan(y * width, width);
+            for (var c = 0; c < _tokens.Channels; c++) _tokens.AddRow(slot, c, y, weight, target.Slice(c * plane + start, width));
         }
     }
 
@@ -172,6 +183,19 @@ internal static class CanvasKernels
 
         public void Fill(int slot, int y, Span<float> rows)
         {
+            var width = geometry.Layout.TileWidth;
+            SyncKernels.Product(Distance(slot, y), gaussian.AsSpan(y * width, width), rows[..width]);
+        }
+
+        public void AddTo(int slot, int y, Span<float> target, int start, int plane)
+        {
+            var width = geometry.Layout.TileWidth;
+            SyncKernels.AddTransformed(Distance(slot, y), null, gaussian.AsSpan(y * width, width), target.Slice(start, width));
+        }
+
+        /// <summary>Computes and stores d of window row y; returns it.</summary>
+        private Span<float> Distance(int slot, int y)
+        {
             var layout = geometry.Layout;
             var (width, height) = (layout.TileWidth, layout.TileHeight);
             var plane = layout.CanvasHeight * layout.CanvasWidth;
@@ -185,7 +209,7 @@ internal static class CanvasKernels
                 SyncKernels.Gather(geometry, row, column, y, _consensus.Slice(c * plane, plane), line);
                 SyncKernels.SquaredDifference(line, token, distance, first: c == 0);
             }
-            SyncKernels.Product(distance, gaussian.AsSpan(y * width, width), rows[..width]);
+            return distance;
         }
     }
 
@@ -193,23 +217,38 @@ internal static class CanvasKernels
     private ref struct WeightedRows(WindowPlanes windows, ToneValues? tone, float[] gaussian, ReadOnlySpan<float> exponentials, int width) : IWindowRows
     {
         private readonly ReadOnlySpan<float> _exponentials = exponentials;
+        private readonly float[] _weight = new float[width];
         private ReadOnlySpan<float> _source;
         private int _slot = -1, _offset, _stride;
+
+        private void Load(int slot)
+        {
+            if (slot == _slot) return;
+            _source = windows.Slot(slot, out _offset, out _stride);
+            _slot = slot;
+        }
 
         public readonly int Planes => windows.Channels + 1;
 
         public void Fill(int slot, int y, Span<float> rows)
         {
-            if (slot != _slot)
-            {
-                _source = windows.Slot(slot, out _offset, out _stride);
-                _slot = slot;
-            }
+            Load(slot);
             var channels = windows.Channels;
             var weight = rows.Slice(channels * width, width);
             SyncKernels.Product(gaussian.AsSpan(y * width, width), _exponentials.Slice((slot * windows.Size) + y * width, width), weight);
             for (var c = 0; c < channels; c++)
                 SyncKernels.Transform(_source.Slice(_offset + c * _stride + y * width, width), tone?.Of(slot, c), weight, rows.Slice(c * width, width));
+        }
+
+        public void AddTo(int slot, int y, Span<float> target, int start, int plane)
+        {
+            Load(slot);
+            var channels = windows.Channels;
+            var weight = _weight.AsSpan(0, width);
+            SyncKernels.Product(gaussian.AsSpan(y * width, width), _exponentials.Slice((slot * windows.Size) + y * width, width), weight);
+            for (var c = 0; c < channels; c++)
+                SyncKernels.AddTransformed(_source.Slice(_offset + c * _stride + y * width, width), tone?.Of(slot, c), weight, target.Slice(c * plane + start, width));
+            SyncKernels.Add(target.Slice(channels * plane + start, width), weight);
         }
     }
 
@@ -219,18 +258,29 @@ internal static class CanvasKernels
         private ReadOnlySpan<float> _source;
         private int _slot = -1, _offset, _stride;
 
+        private void Load(int slot)
+        {
+            if (slot == _slot) return;
+            _source = windows.Slot(slot, out _offset, out _stride);
+            _slot = slot;
+        }
+
         public readonly int Planes => windows.Channels;
 
         public void Fill(int slot, int y, Span<float> rows)
         {
-            if (slot != _slot)
-            {
-                _source = windows.Slot(slot, out _offset, out _stride);
-                _slot = slot;
-            }
+            Load(slot);
             var weight = gaussian is null ? default : gaussian.AsSpan(y * width, width);
             for (var c = 0; c < windows.Channels; c++)
                 SyncKernels.Transform(_source.Slice(_offset + c * _stride + y * width, width), tone?.Of(slot, c), weight, rows.Slice(c * width, width));
+        }
+
+        public void AddTo(int slot, int y, Span<float> target, int start, int plane)
+        {
+            Load(slot);
+            var weight = gaussian is null ? default : gaussian.AsSpan(y * width, width);
+            for (var c = 0; c < windows.Channels; c++)
+                SyncKernels.AddTransformed(_source.Slice(_offset + c * _stride + y * width, width), tone?.Of(slot, c), weight, target.Slice(c * plane + start, width));
         }
     }
 }

@@ -48,6 +48,18 @@ internal sealed class SyncGeometry
         for (var slot = 0; slot < GridToTile.Length; slot++) TileToGrid[GridToTile[slot]] = slot;
         ColumnPieces = Array.ConvertAll(_xs, x => Spans(x, layout.TileWidth, layout.CanvasWidth).ToArray());
         RowPieces = Array.ConvertAll(_ys, y => Spans(y, layout.TileHeight, layout.CanvasHeight).ToArray());
+        FreshRows = new bool[layout.Rows][];
+        var reached = new bool[layout.CanvasHeight];
+        for (var row = 0; row < layout.Rows; row++)
+        {
+            FreshRows[row] = new bool[layout.TileHeight];
+            for (var y = 0; y < layout.TileHeight; y++)
+            {
+                var canvasRow = CanvasRow(row, y);
+                FreshRows[row][y] = !reached[canvasRow];
+                reached[canvasRow] = true;
+            }
+        }
     }
 
     public static SyncGeometry Of(TileLayout layout) => Cache.GetValue(layout, l => new SyncGeometry(l));
@@ -136,6 +148,10 @@ internal sealed class SyncGeometry
     /// start on the canvas, length).</summary>
     public (int Offset, int Start, int Length)[][] ColumnPieces { get; }
     public (int Offset, int Start, int Length)[][] RowPieces { get; }
+
+    /// <summary>Per tile row and window row: whether no earlier window row (of this or an earlier tile row) reaches the
+    /// same canvas row.</summary>
+    public bool[][] FreshRows { get; }
 
     /// <summary>The canvas row of window row <paramref name="y"/> in tile row <paramref name="row"/>.</summary>
     public int CanvasRow(int row, int y) => (_ys[row] + y) % Layout.CanvasHeight;

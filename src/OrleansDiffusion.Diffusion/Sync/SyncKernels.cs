@@ -64,6 +64,10 @@ internal interface IWindowRows
     /// <paramref name="rows"/> holds <see cref="Planes"/> rows of w values. Called slot by slot in grid order, each slot's
     /// rows in order.</summary>
     void Fill(int slot, int y, Span<float> rows);
+
+    /// <summary>Adds the same contributions straight onto <paramref name="target"/>: plane m's row at
+    /// m·<paramref name="plane"/> + <paramref name="start"/> (a window that does not wrap across the canvas edge).</summary>
+    void AddTo(int slot, int y, Span<float> target, int start, int plane);
 }
 
 /// <summary>
@@ -88,7 +92,10 @@ internal static class SyncKernels
     public static Span<float> Floats(Tensor tensor) => MemoryMarshal.Cast<byte, float>(tensor.bytes);
 
     /// <summary>canvas [M, H, W] += Σ over windows of the rows <paramref name="source"/> fills, placed at each window
-    /// (wrapping windows in pieces), in <see cref="SyncGeometry.Accumulate"/>'s order. The canvas must start zeroed.</summary>
+    /// (wrapping windows in pieces), in <see cref="SyncGeometry.Accumulate"/>'s order: a tile row's windows column by
+    /// column into a strip, the strip into the canvas. A canvas row that no earlier window row reaches is its own strip
+    /// (0 + s = s: a strip sum is never −0), so only rows where tile rows overlap go through a separate strip.
+    /// The canvas must start zeroed.</summary>
     public static void Accumulate<T>(SyncGeometry geometry, scoped ref T source, Span<float> canvas)
         where T : IWindowRows, allows ref struct
     {
@@ -105,27 +112,37 @@ internal static class SyncKernels
             var rows = rowBuffer.AsSpan(0, planes * width);
             for (var row = 0; row < layout.Rows; row++)
             {
-                strip.Clear();
+                var fresh = geometry.FreshRows[row];
+                for (var y = 0; y < height; y++)
+                    if (!fresh[y])
+                        for (var m = 0; m < planes; m++) strip.Slice(m * stripPlane + y * canvasWidth, canvasWidth).Clear();
                 for (var column = 0; column < layout.Columns; column++)
                 {
                     var slot = row * layout.Columns + column;
                     var pieces = geometry.ColumnPieces[column];
                     for (var y = 0; y < height; y++)
                     {
+                        var target = fresh[y] ? canvas : strip;
+                        var (targetPlane, line) = fresh[y] ? (plane, geometry.CanvasRow(row, y) * canvasWidth) : (stripPlane, y * canvasWidth);
+                        if (pieces.Length == 1)
+                        {
+                            source.AddTo(slot, y, target, line + pieces[0].Start, targetPlane);
+                            continue;
+                        }
                         source.Fill(slot, y, rows);
                         for (var m = 0; m < planes; m++)
                         {
-                            var target = strip.Slice(m * stripPlane + y * canvasWidth, canvasWidth);
                             var values = rows.Slice(m * width, width);
                             foreach (var (offset, start, length) in pieces)
-                                Add(target.Slice(start, length), values.Slice(offset, length));
+                                Add(target.Slice(m * targetPlane + line + start, length), values.Slice(offset, length));
                         }
                     }
                 }
-                foreach (var (offset, start, length) in geometry.RowPieces[row])
-                    for (var m = 0; m < planes; m++)
-                        Add(canvas.Slice(m * plane + start * canvasWidth, length * canvasWidth),
-                            strip.Slice(m * stripPlane + offset * canvasWidth, length * canvasWidth));
+                for (var y = 0; y < height; y++)
+                    if (!fresh[y])
+                        for (var m = 0; m < planes; m++)
+                            Add(canvas.Slice(m * plane + geometry.CanvasRow(row, y) * canvasWidth, canvasWidth),
+                                strip.Slice(m * stripPlane + y * canvasWidth, canvasWidth));
             }
         }
         finally
@@ -257,6 +274,57 @@ internal static class SyncKernels
         }
         else if (weighted) Product(values, weight, target);
         else values[..target.Length].CopyTo(target);
+    }
+
+    /// <summary>target += tone(values) · weight (see <see cref="Transform"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddTransformed(ReadOnlySpan<float> values, Tone? tone, ReadOnlySpan<float> weight, Span<float> target)
+    {
+        Check(values, target);
+        var weighted = !weight.IsEmpty;
+        if (weighted) Check(weight, target);
+        var i = 0;
+        if (tone is var (mean, scale, shift))
+        {
+            var (m, s, b) = (new Vector<float>(mean), new Vector<float>(scale), new Vector<float>(shift));
+            if (weighted)
+            {
+                for (; i <= target.Length - Width; i += Width) Store(Load(target, i) + ((Load(values, i) - m) * s + m + b) * Load(weight, i), target, i);
+                for (; i < target.Length; i++) target[i] += ((values[i] - mean) * scale + mean + shift) * weight[i];
+            }
+            else
+            {
+                for (; i <= target.Length - Width; i += Width) Store(Load(target, i) + ((Load(values, i) - m) * s + m + b), target, i);
+                for (; i < target.Length; i++) target[i] += (values[i] - mean) * scale + mean + shift;
+            }
+        }
+        else if (weighted)
+        {
+            for (; i <= target.Length - Width; i += Width) Store(Load(target, i) + Load(values, i) * Load(weight, i), target, i);
+            for (; i < target.Length; i++) target[i] += values[i] * weight[i];
+        }
+        else Add(target, values);
+    }
+
+    /// <summary>target += tone(a·wa + b·wb) · weight.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddLerpTransformed(ReadOnlySpan<float> a, float wa, ReadOnlySpan<float> b, float wb, Tone? tone, ReadOnlySpan<float> weight, Span<float> target)
+    {
+        Check(a, target);
+        Check(b, target);
+        Check(weight, target);
+        var (va, vb) = (new Vector<float>(wa), new Vector<float>(wb));
+        var i = 0;
+        if (tone is var (mean, scale, shift))
+        {
+            var (m, s, c) = (new Vector<float>(mean), new Vector<float>(scale), new Vector<float>(shift));
+            for (; i <= target.Length - Width; i += Width)
+                Store(Load(target, i) + (((Load(a, i) * va + Load(b, i) * vb) - m) * s + m + c) * Load(weight, i), target, i);
+            for (; i < target.Length; i++) target[i] += (((a[i] * wa + b[i] * wb) - mean) * scale + mean + shift) * weight[i];
+            return;
+        }
+        for (; i <= target.Length - Width; i += Width) Store(Load(target, i) + (Load(a, i) * va + Load(b, i) * vb) * Load(weight, i), target, i);
+        for (; i < target.Length; i++) target[i] += (a[i] * wa + b[i] * wb) * weight[i];
     }
 
     /// <summary>target = (a − b)² (<paramref name="first"/>) or target += (a − b)².</summary>
