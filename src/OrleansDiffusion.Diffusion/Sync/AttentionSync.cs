@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using OrleansDiffusion.Abstractions;
 using static TorchSharp.torch;
 using OrleansDiffusion.Diffusion.Tiling;
@@ -101,6 +102,7 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
     /// <summary>Every slot's pooled cells ([C, T, rows, columns], or null without <paramref name="tokens"/>), means and
     /// spreads ([T, C] each), one plane at a time while it is in cache; the same per-plane arithmetic as <see cref="Pool"/>
     /// and <see cref="Statistics"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private (Tensor? Pooled, Tensor Means, Tensor Spreads) Summaries(WindowPlanes windows, int height, int width, bool tokens)
     {
         var (channels, count) = (windows.Channels, windows.Count);
@@ -186,6 +188,7 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
     /// The attention between tiles i and j is softmax_j(b_ij − λ·‖m_i − m_j‖² / (2·mean‖m_i − m_j‖²)), b the spatial bias.
     /// The [T, T] weights are built row by row (one tile's row of logits, softmax, weighted sums) in plain loops: O(T²·C)
     /// arithmetic and no [T, T, C] intermediates.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal (Tensor Scale, Tensor Shift)? Tone(SyncGeometry geometry, int step, int steps, Tensor means, Tensor spreads)
     {
         var strength = steps <= 1 ? 0 : _options.ToneStrength * Math.Pow(1 - (double)step / (steps - 1), 2);
@@ -233,6 +236,7 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
     }
 
     /// <summary>target = (values − x)², or += it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SquaredDistance(ReadOnlySpan<float> values, float x, Span<float> target, bool first)
     {
         var centre = new Vector<float>(x);
@@ -246,6 +250,7 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
     }
 
     /// <summary>row ↦ softmax(bias − factor·row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Softmax(ReadOnlySpan<float> bias, float factor, Span<float> row)
     {
         var max = float.NegativeInfinity;
@@ -265,6 +270,7 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
         for (; i < row.Length; i++) row[i] /= total;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Sum(ReadOnlySpan<float> values)
     {
         var sum = Vector<float>.Zero;
@@ -275,6 +281,7 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
         return total;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         var sum = Vector<float>.Zero;

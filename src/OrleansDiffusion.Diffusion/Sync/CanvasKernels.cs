@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Diffusion.Sync;
@@ -24,6 +25,7 @@ internal static class CanvasKernels
 
     /// <summary>canvas [C, H, W] (zeroed) = Σ w·v / Σ w over the windows covering each cell, w = 1 or the window Gaussian;
     /// v toned first when <paramref name="tone"/> is given.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Mean(SyncGeometry geometry, WindowPlanes windows, ToneValues? tone, bool gaussian, Span<float> canvas)
     {
         var rows = new MeanRows(windows, tone, gaussian ? geometry.GaussianValues : null, geometry.Layout.TileWidth);
@@ -37,6 +39,7 @@ internal static class CanvasKernels
     /// window), consensus Q = Σ g·t / Σ g, distance d = Σ_c (Q − t)², disagreement V = Σ g·d / Σ g,
     /// weight w = g·exp(max(−λ·d / (2(V + 1e-12)), −20)), result [C, H, W] = Σ w·v / Σ w (v toned).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Tensor Attention(SyncGeometry geometry, WindowPlanes windows, Tensor pooled, ToneValues? tone, double lambda)
     {
         using var scope = NewDisposeScope();
@@ -114,6 +117,7 @@ internal static class CanvasKernels
     }
 
     /// <summary>d ↦ max(−(d / ((V + 1e-12)·2))·λ, −20).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Logit(Span<float> distance, ReadOnlySpan<float> disagreement, float lambda)
     {
         var (epsilon, two, scale, floor) = (new Vector<float>(1e-12f), new Vector<float>(2f), new Vector<float>(lambda), new Vector<float>(-20f));
@@ -158,12 +162,14 @@ internal static class CanvasKernels
 
         public int Planes => _tokens.Channels;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Fill(int slot, int y, Span<float> rows)
         {
             var weight = gaussian.AsSpan(y * width, width);
             for (var c = 0; c < _tokens.Channels; c++) _tokens.Row(slot, c, y, weight, rows.Slice(c * width, width));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void AddTo(int slot, int y, Span<float> target, int start, int plane)
         {
             var weight = gaussian.AsSpan(y * width, width);
@@ -181,12 +187,14 @@ internal static class CanvasKernels
 
         public int Planes => 1;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Fill(int slot, int y, Span<float> rows)
         {
             var width = geometry.Layout.TileWidth;
             SyncKernels.Product(Distance(slot, y), gaussian.AsSpan(y * width, width), rows[..width]);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void AddTo(int slot, int y, Span<float> target, int start, int plane)
         {
             var width = geometry.Layout.TileWidth;
@@ -194,6 +202,7 @@ internal static class CanvasKernels
         }
 
         /// <summary>Computes and stores d of window row y; returns it.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private Span<float> Distance(int slot, int y)
         {
             var layout = geometry.Layout;
@@ -240,6 +249,7 @@ internal static class CanvasKernels
                 SyncKernels.Transform(_source.Slice(_offset + c * _stride + y * width, width), tone?.Of(slot, c), weight, rows.Slice(c * width, width));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void AddTo(int slot, int y, Span<float> target, int start, int plane)
         {
             Load(slot);
@@ -275,6 +285,7 @@ internal static class CanvasKernels
                 SyncKernels.Transform(_source.Slice(_offset + c * _stride + y * width, width), tone?.Of(slot, c), weight, rows.Slice(c * width, width));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void AddTo(int slot, int y, Span<float> target, int start, int plane)
         {
             Load(slot);

@@ -96,6 +96,7 @@ internal static class SyncKernels
     /// column into a strip, the strip into the canvas. A canvas row that no earlier window row reaches is its own strip
     /// (0 + s = s: a strip sum is never −0), so only rows where tile rows overlap go through a separate strip.
     /// The canvas must start zeroed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Accumulate<T>(SyncGeometry geometry, scoped ref T source, Span<float> canvas)
         where T : IWindowRows, allows ref struct
     {
@@ -164,6 +165,7 @@ internal static class SyncKernels
 
     /// <summary>Per-tile cell means (adaptive average pooling: cell i spans [⌊i·n/cells⌋, ⌈(i + 1)·n/cells⌉)) of one plane
     /// [h, w] into <paramref name="cells"/> [rows, columns]; <paramref name="scratch"/> holds w floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pool(ReadOnlySpan<float> plane, int height, int width, int rows, int columns, Span<float> cells, Span<float> scratch)
     {
         for (var i = 0; i < rows; i++)
@@ -182,6 +184,7 @@ internal static class SyncKernels
     }
 
     /// <summary>Mean and unbiased spread of one plane (two passes: the mean, then the centred sum of squares).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static (float Mean, float Spread) Statistics(ReadOnlySpan<float> plane)
     {
         var n = plane.Length;
@@ -218,6 +221,7 @@ internal static class SyncKernels
     }
 
     /// <summary>target /= values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Divide(Span<float> target, ReadOnlySpan<float> values)
     {
         Check(values, target);
