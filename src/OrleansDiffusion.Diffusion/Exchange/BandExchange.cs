@@ -191,7 +191,7 @@ public sealed class BandExchange
         {
             case AttentionSync attention:
                 var ordered = geometry.GridToTile.Select(t => byTile[t]).ToArray();
-                var tokens = attention.UsesTokens ? AttentionSync.Interpolate(stack(ordered.Select(u => u.Pooled!).ToArray(), 1), layout) : null;
+                var tokens = attention.UsesTokens ? stack(ordered.Select(u => u.Pooled!).ToArray(), 1) : null;
                 var means = stack(ordered.Select(u => u.Statistics![0]).ToArray());
                 var spreads = stack(ordered.Select(u => u.Statistics![1]).ToArray());
                 var tone = attention.Tone(geometry, step, steps, means, spreads);
@@ -238,7 +238,7 @@ public sealed class BandExchange
         switch (Sync)
         {
             case AttentionSync attention:
-                var tokens = attention.UsesTokens ? AttentionSync.Interpolate(attention.Pool(own), lone.Layout) : null;
+                var tokens = attention.UsesTokens ? attention.Pool(own) : null;
                 var (means, _) = AttentionSync.Statistics(own);
                 (Tensor, Tensor)? tone = reply.Tone is null ? null : (reply.Tone[0].view(1, -1), reply.Tone[1].view(1, -1));
                 local = attention.Blend(lone, own, tokens, means, tone);

@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using OrleansDiffusion.Abstractions;
 using static TorchSharp.torch;
 using OrleansDiffusion.Diffusion.Tiling;
@@ -35,32 +37,42 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
     {
         using var scope = NewDisposeScope();
         var geometry = SyncGeometry.Of(input.Plan.Layout);
-        var stacked = geometry.Stack(input.Proposals);                          // [C, T, h, w], grid order
-        var tokens = UsesTokens ? Interpolate(Pool(stacked), geometry.Layout) : null;
-        var (means, spreads) = Statistics(stacked);
+        var windows = WindowPlanes.Of(geometry, input.Proposals);                 // grid order, read in place
+        var (pooled, means, spreads) = Summaries(windows, geometry.Layout.TileHeight, geometry.Layout.TileWidth, UsesTokens);
         var tone = Tone(geometry, input.Step, input.Steps, means, spreads);
-        return Blend(geometry, stacked, tokens, means, tone).MoveToOuterDisposeScope();
+        return Blend(geometry, windows, pooled, means, tone).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The synced canvas from stacked windows and tokens [C, T, h, w], their statistics and the tone correction
-    /// ([T, C] each, grid order): the coordinator's whole canvas, or a lone tile's own cells.</summary>
-    internal Tensor Blend(SyncGeometry geometry, Tensor values, Tensor? tokens, Tensor means, (Tensor Scale, Tensor Shift)? tone)
+    /// <summary>The synced canvas from stacked windows [C, T, h, w], their pooled token cells [C, T, rows, columns]
+    /// (<see cref="Pool"/>; null when the content term is off), their statistics and the tone correction ([T, C] each,
+    /// grid order): the coordinator's whole canvas, or a lone tile's own cells.</summary>
+    internal Tensor Blend(SyncGeometry geometry, Tensor values, Tensor? pooled, Tensor means, (Tensor Scale, Tensor Shift)? tone)
     {
         using var scope = NewDisposeScope();
-        if (tone is var (scale, shift))
-        {
-            // [T, C] → [C, T, 1, 1]: each element gets its own tile's parameters.
-            var (m, s, b) = (PerElement(means), PerElement(scale), PerElement(shift));
-            values = FlatSync.Tone(values, m, s, b);
-            if (tokens is not null) tokens = FlatSync.Tone(tokens, m, s, b);
-        }
-        var canvas = tokens is null
-            ? FlatSync.Mean(geometry, values, geometry.Gaussian, geometry.GaussianTotal)
-            : FlatSync.Attention(geometry, values, tokens, _options.ContentStrength);
-        return canvas.MoveToOuterDisposeScope();
+        return Blend(geometry, WindowPlanes.Stacked(values), pooled, means, tone).MoveToOuterDisposeScope();
     }
 
-    private static Tensor PerElement(Tensor perTile) => perTile.t().unsqueeze(2).unsqueeze(3);
+    private Tensor Blend(SyncGeometry geometry, WindowPlanes windows, Tensor? pooled, Tensor means, (Tensor Scale, Tensor Shift)? tone)
+    {
+        using var scope = NewDisposeScope();
+        var toneValues = tone is var (scale, shift) ? new ToneValues(windows.Channels, Values(means), Values(scale), Values(shift)) : null;
+        Tensor canvas;
+        if (pooled is null)
+        {
+            canvas = zeros(windows.Channels, geometry.Layout.CanvasHeight, geometry.Layout.CanvasWidth);
+            CanvasKernels.Mean(geometry, windows, toneValues, gaussian: true, SyncKernels.Floats(canvas));
+        }
+        else
+        {
+            var cells = TokenCells(geometry.Layout.TileHeight, geometry.Layout.TileWidth);
+            if (pooled.shape.Length != 4 || pooled.shape[2] != cells[0] || pooled.shape[3] != cells[1])
+                throw new ArgumentException($"expected pooled token cells [C, T, {cells[0]}, {cells[1]}], got [{string.Join(", ", pooled.shape)}]", nameof(pooled));
+            canvas = CanvasKernels.Attention(geometry, windows, SyncKernels.Cpu(pooled), toneValues, _options.ContentStrength);
+        }
+        return (windows.Device.type == TorchSharp.DeviceType.CPU ? canvas : canvas.to(windows.Device)).MoveToOuterDisposeScope();
+    }
+
+    private static float[] Values(Tensor tensor) => SyncKernels.Floats(SyncKernels.Cpu(tensor)).ToArray();
 
     /// <summary>Whether the overlap weights use content tokens (λ ≠ 0).</summary>
     internal bool UsesTokens => _options.ContentStrength != 0;
@@ -71,27 +83,71 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
 
     /// <summary>[N, M, rows, columns] cell means of window planes [N, M, h, w] (a tile's own [1, C, h, w], or all tiles'
     /// [C, T, h, w]: every plane is pooled on its own, so both give the same bits).</summary>
-    internal Tensor Pool(Tensor planes) =>
-        nn.functional.adaptive_avg_pool2d(planes, TokenCells(planes.shape[^2], planes.shape[^1]));
+    internal Tensor Pool(Tensor planes)
+    {
+        using var scope = NewDisposeScope();
+        var (height, width) = ((int)planes.shape[^2], (int)planes.shape[^1]);
+        var cells = TokenCells(height, width);
+        var source = SyncKernels.Floats(SyncKernels.Cpu(planes));
+        var pooled = empty(planes.shape[0], planes.shape[1], cells[0], cells[1]);
+        var (rows, columns) = ((int)cells[0], (int)cells[1]);
+        var target = SyncKernels.Floats(pooled);
+        var scratch = new float[width];
+        var (size, cellCount) = (height * width, rows * columns);
+        for (var p = 0; p < target.Length / cellCount; p++)
+            SyncKernels.Pool(source.Slice(p * size, size), height, width, rows, columns, target.Slice(p * cellCount, cellCount), scratch);
+        return (planes.device_type == TorchSharp.DeviceType.CPU ? pooled : pooled.to(planes.device)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Every slot's pooled cells ([C, T, rows, columns], or null without <paramref name="tokens"/>), means and
+    /// spreads ([T, C] each), one plane at a time while it is in cache; the same per-plane arithmetic as <see cref="Pool"/>
+    /// and <see cref="Statistics"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private (Tensor? Pooled, Tensor Means, Tensor Spreads) Summaries(WindowPlanes windows, int height, int width, bool tokens)
+    {
+        var (channels, count) = (windows.Channels, windows.Count);
+        var cells = TokenCells(height, width);
+        var (rows, columns) = ((int)cells[0], (int)cells[1]);
+        var cellCount = rows * columns;
+        var pooled = tokens ? empty(channels, count, rows, columns) : null;
+        var (means, spreads) = (empty(count, channels), empty(count, channels));
+        var meanValues = SyncKernels.Floats(means);
+        var spreadValues = SyncKernels.Floats(spreads);
+        var pooledValues = pooled is null ? default : SyncKernels.Floats(pooled);
+        var scratch = new float[width];
+        for (var slot = 0; slot < count; slot++)
+        {
+            var source = windows.Slot(slot, out var offset, out var stride);
+            for (var c = 0; c < channels; c++)
+            {
+                var plane = source.Slice(offset + c * stride, windows.Size);
+                if (pooled is not null) SyncKernels.Pool(plane, height, width, rows, columns, pooledValues.Slice((c * count + slot) * cellCount, cellCount), scratch);
+                (meanValues[slot * channels + c], spreadValues[slot * channels + c]) = SyncKernels.Statistics(plane);
+            }
+        }
+        return (pooled, means, spreads);
+    }
 
     /// <summary>Pooled cells spread back bilinearly over the window (half-pixel centres, clamped at the edges, as torch's
-    /// bilinear interpolate without align_corners): [N, M, h, w]. Written as gathers and element-wise products so each
-    /// plane gets the same bits however many planes are batched (torch's interpolate kernel does not promise that).</summary>
+    /// bilinear interpolate without align_corners): [N, M, h, w], as tensor ops. <see cref="Blend"/> computes the same
+    /// tokens (the same bits) row by row without materialising them; this is the reference formulation.</summary>
     internal static Tensor Interpolate(Tensor pooled, TileLayout layout)
     {
         using var scope = NewDisposeScope();
         var (x0, x1, wx0, wx1) = Axis((int)pooled.shape[^1], layout.TileWidth);
         var (y0, y1, wy0, wy1) = Axis((int)pooled.shape[^2], layout.TileHeight);
-        var across = pooled.index_select(-1, x0).mul_(wx0).add_(pooled.index_select(-1, x1).mul_(wx1));    // [N, M, rows, w]
-        var result = across.index_select(-2, y0).mul_(wy0.unsqueeze(1)).add_(across.index_select(-2, y1).mul_(wy1.unsqueeze(1)));
+        var (tx0, tx1, twx0, twx1) = (tensor(Array.ConvertAll(x0, i => (long)i)), tensor(Array.ConvertAll(x1, i => (long)i)), tensor(wx0), tensor(wx1));
+        var (ty0, ty1, twy0, twy1) = (tensor(Array.ConvertAll(y0, i => (long)i)), tensor(Array.ConvertAll(y1, i => (long)i)), tensor(wy0), tensor(wy1));
+        var across = pooled.index_select(-1, tx0).mul_(twx0).add_(pooled.index_select(-1, tx1).mul_(twx1));    // [N, M, rows, w]
+        var result = across.index_select(-2, ty0).mul_(twy0.unsqueeze(1)).add_(across.index_select(-2, ty1).mul_(twy1.unsqueeze(1)));
         return result.MoveToOuterDisposeScope();
     }
 
     /// <summary>Source cells and weights of every output position along one axis.</summary>
-    private static (Tensor First, Tensor Second, Tensor FirstWeight, Tensor SecondWeight) Axis(int cells, int length)
+    internal static (int[] First, int[] Second, float[] FirstWeight, float[] SecondWeight) Axis(int cells, int length)
     {
-        var first = new long[length];
-        var second = new long[length];
+        var first = new int[length];
+        var second = new int[length];
         var firstWeight = new float[length];
         var secondWeight = new float[length];
         var scale = (double)cells / length;
@@ -104,7 +160,7 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
             secondWeight[i] = (float)(source - lower);
             firstWeight[i] = 1 - secondWeight[i];
         }
-        return (tensor(first), tensor(second), tensor(firstWeight), tensor(secondWeight));
+        return (first, second, firstWeight, secondWeight);
     }
 
     /// <summary>Per-tile, per-channel mean and (unbiased) spread of windows [C, T, h, w]: [T, C] each, contiguous.
@@ -112,36 +168,127 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
     internal static (Tensor Mean, Tensor Spread) Statistics(Tensor values)
     {
         using var scope = NewDisposeScope();
-        var flat = values.view(values.shape[0], values.shape[1], -1);
-        var mean = flat.mean([2], keepdim: true);
-        // Two passes (centre, then the sum of squares): cheaper than torch's per-element Welford update.
-        var centred = flat - mean;
-        var spread = centred.mul_(centred).sum(2).div_(Math.Max(1, flat.shape[2] - 1)).sqrt_();
-        return (mean.squeeze(2).t().contiguous().MoveToOuterDisposeScope(), spread.t().contiguous().MoveToOuterDisposeScope());
+        var windows = WindowPlanes.Stacked(values);
+        var (channels, count) = (windows.Channels, windows.Count);
+        var (means, spreads) = (empty(count, channels), empty(count, channels));
+        var meanValues = SyncKernels.Floats(means);
+        var spreadValues = SyncKernels.Floats(spreads);
+        var source = windows.Slot(0, out _, out var stride);
+        for (var slot = 0; slot < count; slot++)
+            for (var c = 0; c < channels; c++)
+                (meanValues[slot * channels + c], spreadValues[slot * channels + c]) = SyncKernels.Statistics(source.Slice(slot * windows.Size + c * stride, windows.Size));
+        var device = values.device;
+        return device.type == TorchSharp.DeviceType.CPU
+            ? (means.MoveToOuterDisposeScope(), spreads.MoveToOuterDisposeScope())
+            : (means.to(device).MoveToOuterDisposeScope(), spreads.to(device).MoveToOuterDisposeScope());
     }
 
     /// <summary>Requirement (d): per tile and channel, the scale and shift that pull each tile's mean and spread toward the
-    /// attention-weighted mix of all tiles' ([T, C] each); null when the pull has decayed to zero (or one tile).</summary>
+    /// attention-weighted mix of all tiles' ([T, C] each); null when the pull has decayed to zero (or one tile).
+    /// The attention between tiles i and j is softmax_j(b_ij − λ·‖m_i − m_j‖² / (2·mean‖m_i − m_j‖²)), b the spatial bias.
+    /// The [T, T] weights are built row by row (one tile's row of logits, softmax, weighted sums) in plain loops: O(T²·C)
+    /// arithmetic and no [T, T, C] intermediates.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal (Tensor Scale, Tensor Shift)? Tone(SyncGeometry geometry, int step, int steps, Tensor means, Tensor spreads)
     {
         var strength = steps <= 1 ? 0 : _options.ToneStrength * Math.Pow(1 - (double)step / (steps - 1), 2);
         if (strength <= 0 || geometry.Layout.Count < 2) return null;
-        using var scope = NewDisposeScope();
-        var clamped = spreads.clamp_min(1e-6);
-        var attention = ToneAttention(geometry, means);                           // [T, T], rows sum to 1
-        var targetMeans = attention.mm(means);
-        var targetSpreads = attention.mm(clamped);
-        var scale = (1 + strength * (targetSpreads / clamped - 1)).MoveToOuterDisposeScope();
-        var shift = (strength * (targetMeans - means)).MoveToOuterDisposeScope();
-        return (scale, shift);
+        var (count, channels) = ((int)means.shape[0], (int)means.shape[1]);
+        var meanValues = Values(means);
+        var spreadValues = Values(spreads);
+        // Channel-major copies: row i's loops run over j.
+        var byChannel = new float[channels * count];
+        var spreadByChannel = new float[channels * count];
+        for (var t = 0; t < count; t++)
+            for (var c = 0; c < channels; c++)
+            {
+                spreadValues[t * channels + c] = Math.Max(spreadValues[t * channels + c], 1e-6f);
+                byChannel[c * count + t] = meanValues[t * channels + c];
+                spreadByChannel[c * count + t] = spreadValues[t * channels + c];
+            }
+        var weights = new float[count * count];
+        double total = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var row = weights.AsSpan(i * count, count);
+            for (var c = 0; c < channels; c++)
+                SquaredDistance(byChannel.AsSpan(c * count, count), byChannel[c * count + i], row, first: c == 0);
+            total += Sum(row);
+        }
+        var factor = (float)(_options.ContentStrength / (2 * (total / ((double)count * count) + 1e-12)));
+        var bias = geometry.SpatialBias(_options.SpatialScale);
+        var scale = new float[count * channels];
+        var shift = new float[count * channels];
+        for (var i = 0; i < count; i++)
+        {
+            var row = weights.AsSpan(i * count, count);
+            Softmax(bias.AsSpan(i * count, count), factor, row);
+            for (var c = 0; c < channels; c++)
+            {
+                var k = i * channels + c;
+                var targetMean = Dot(row, byChannel.AsSpan(c * count, count));
+                var targetSpread = Dot(row, spreadByChannel.AsSpan(c * count, count));
+                scale[k] = (float)(1 + strength * (targetSpread / spreadValues[k] - 1));
+                shift[k] = (float)(strength * (targetMean - meanValues[k]));
+            }
+        }
+        return (tensor(scale, [count, channels]), tensor(shift, [count, channels]));
     }
 
-    private Tensor ToneAttention(SyncGeometry geometry, Tensor means)
+    /// <summary>target = (values − x)², or += it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SquaredDistance(ReadOnlySpan<float> values, float x, Span<float> target, bool first)
     {
-        var difference = means.unsqueeze(1) - means.unsqueeze(0);                      // [T, T, C]
-        var squared = difference.square().sum(2);
-        var spread = squared.mean().add(1e-12);
-        var logits = geometry.SpatialBias(_options.SpatialScale) - _options.ContentStrength * squared / (2 * spread);
-        return logits.softmax(1);
+        var centre = new Vector<float>(x);
+        var i = 0;
+        for (; i <= target.Length - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            var d = SyncKernels.Load(values, i) - centre;
+            SyncKernels.Store(first ? d * d : SyncKernels.Load(target, i) + d * d, target, i);
+        }
+        for (; i < target.Length; i++) target[i] = first ? (values[i] - x) * (values[i] - x) : target[i] + (values[i] - x) * (values[i] - x);
+    }
+
+    /// <summary>row ↦ softmax(bias − factor·row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Softmax(ReadOnlySpan<float> bias, float factor, Span<float> row)
+    {
+        var max = float.NegativeInfinity;
+        var i = 0;
+        for (; i < row.Length; i++) max = Math.Max(max, row[i] = bias[i] - factor * row[i]);
+        var (top, sum) = (new Vector<float>(max), Vector<float>.Zero);
+        for (i = 0; i <= row.Length - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            var e = Vector.Exp(SyncKernels.Load(row, i) - top);
+            SyncKernels.Store(e, row, i);
+            sum += e;
+        }
+        var total = Vector.Sum(sum);
+        for (; i < row.Length; i++) total += row[i] = MathF.Exp(row[i] - max);
+        var inverse = new Vector<float>(1 / total);
+        for (i = 0; i <= row.Length - Vector<float>.Count; i += Vector<float>.Count) SyncKernels.Store(SyncKernels.Load(row, i) * inverse, row, i);
+        for (; i < row.Length; i++) row[i] /= total;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Sum(ReadOnlySpan<float> values)
+    {
+        var sum = Vector<float>.Zero;
+        var i = 0;
+        for (; i <= values.Length - Vector<float>.Count; i += Vector<float>.Count) sum += SyncKernels.Load(values, i);
+        var total = Vector.Sum(sum);
+        for (; i < values.Length; i++) total += values[i];
+        return total;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        var sum = Vector<float>.Zero;
+        var i = 0;
+        for (; i <= a.Length - Vector<float>.Count; i += Vector<float>.Count) sum += SyncKernels.Load(a, i) * SyncKernels.Load(b, i);
+        var total = Vector.Sum(sum);
+        for (; i < a.Length; i++) total += a[i] * b[i];
+        return total;
     }
 }

@@ -6,12 +6,12 @@ namespace OrleansDiffusion.Diffusion.Sync;
 
 /// <summary>
 /// A layout's gather/accumulate maps, built once per layout and cached with it. Windows form a grid (column starts
-/// <c>xs</c>, row starts <c>ys</c>), so all proposals, stacked once into [C, T, h, w] in grid order, are accumulated onto
-/// the canvas in two passes: each tile column adds its windows into per-row strips (one narrow add per column), then
-/// each strip adds into the canvas (one per row). A step's work is O(rows + columns) calls over the data, not O(tiles),
-/// and every cell sums its contributions in the same order whatever the index space (the canvas, a zero-filled band
-/// buffer, one lone window), so these give bit-identical results for the cells they share. Crops and the per-element
-/// canvas reads use precomputed flat cell indices (one index_select per channel).
+/// <c>xs</c>, row starts <c>ys</c>), so windows in grid order are accumulated onto the canvas in two passes: each tile
+/// column adds its windows into per-row strips, then each strip adds into the canvas (row by row). Every cell sums its
+/// contributions in the same order whatever the index space (the canvas, a zero-filled band buffer, one lone window), so
+/// these give bit-identical results for the cells they share. The sync modes run that order as loops
+/// (<see cref="SyncKernels.Accumulate"/>); <see cref="Accumulate(Tensor, Tensor?)"/> is the same as tensor ops (the
+/// cached totals, tests). Crops are views of the (padded) canvas.
 /// </summary>
 internal sealed class SyncGeometry
 {
@@ -19,7 +19,7 @@ internal sealed class SyncGeometry
     private static readonly Dictionary<(int Height, int Width), TileLayout> LoneLayouts = [];
     private readonly Lock _lock = new();
     private readonly Dictionary<int, Tensor> _crops = [];
-    private readonly Dictionary<double, Tensor> _spatial = [];
+    private readonly Dictionary<double, float[]> _spatial = [];
     private readonly int[] _xs;
     private readonly int[] _ys;
     private int[]? _windowCells;
@@ -27,6 +27,9 @@ internal sealed class SyncGeometry
     private Tensor? _counts;
     private Tensor? _gaussian;
     private Tensor? _gaussianTotal;
+    private float[]? _gaussianValues;
+    private float[]? _gaussianTotalValues;
+    private float[]? _countValues;
 
     private SyncGeometry(TileLayout layout)
     {
@@ -43,6 +46,20 @@ internal sealed class SyncGeometry
             _ys[window.Row] = window.Y;
         }
         for (var slot = 0; slot < GridToTile.Length; slot++) TileToGrid[GridToTile[slot]] = slot;
+        ColumnPieces = Array.ConvertAll(_xs, x => Spans(x, layout.TileWidth, layout.CanvasWidth).ToArray());
+        RowPieces = Array.ConvertAll(_ys, y => Spans(y, layout.TileHeight, layout.CanvasHeight).ToArray());
+        FreshRows = new bool[layout.Rows][];
+        var reached = new bool[layout.CanvasHeight];
+        for (var row = 0; row < layout.Rows; row++)
+        {
+            FreshRows[row] = new bool[layout.TileHeight];
+            for (var y = 0; y < layout.TileHeight; y++)
+            {
+                var canvasRow = CanvasRow(row, y);
+                FreshRows[row][y] = !reached[canvasRow];
+                reached[canvasRow] = true;
+            }
+        }
     }
 
     public static SyncGeometry Of(TileLayout layout) => Cache.GetValue(layout, l => new SyncGeometry(l));
@@ -69,7 +86,7 @@ internal sealed class SyncGeometry
     public int[] TileToGrid { get; }
 
     /// <summary>[T·h·w] canvas cell of each window cell, grid-major (built on first use: the band exchange, no-sync
-    /// stitching and attention's canvas reads need it, average and Gaussian sync do not).</summary>
+    /// stitching need it, the canvas modes do not).</summary>
     public int[] WindowCellsOf
     {
         get
@@ -127,6 +144,23 @@ internal sealed class SyncGeometry
         return Accumulate(weights);
     });
 
+    /// <summary>Per tile column (row): the window's span on the canvas in pieces that do not wrap (offset in the window,
+    /// start on the canvas, length).</summary>
+    public (int Offset, int Start, int Length)[][] ColumnPieces { get; }
+    public (int Offset, int Start, int Length)[][] RowPieces { get; }
+
+    /// <summary>Per tile row and window row: whether no earlier window row (of this or an earlier tile row) reaches the
+    /// same canvas row.</summary>
+    public bool[][] FreshRows { get; }
+
+    /// <summary>The canvas row of window row <paramref name="y"/> in tile row <paramref name="row"/>.</summary>
+    public int CanvasRow(int row, int y) => (_ys[row] + y) % Layout.CanvasHeight;
+
+    /// <summary><see cref="Gaussian"/>, <see cref="GaussianTotal"/> and <see cref="Counts"/> as floats (for <see cref="SyncKernels"/>).</summary>
+    public float[] GaussianValues => LazyValues(ref _gaussianValues, () => Gaussian);
+    public float[] GaussianTotalValues => LazyValues(ref _gaussianTotalValues, () => GaussianTotal);
+    public float[] CountValues => LazyValues(ref _countValues, () => Counts);
+
     /// <summary>[C, T, h, w]: the proposals (listed in layout order) stacked in grid order (one copy).</summary>
     public Tensor Stack(IReadOnlyList<Tensor> proposals)
     {
@@ -166,15 +200,6 @@ internal sealed class SyncGeometry
                 canvas.narrow(1, start, length).add_(strip.narrow(1, offset, length));
         }
         return canvas.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>[M, T, h, w] every window's cells read from <paramref name="canvas"/> [M, H, W], grid order: the
-    /// windows' rectangles of the canvas (see <see cref="Crops"/>) stacked in one copy.</summary>
-    public Tensor Gather(Tensor canvas)
-    {
-        using var scope = NewDisposeScope();
-        var windows = Crops(canvas, 0);
-        return stack(GridToTile.Select(t => windows[t]).ToArray(), 1).MoveToOuterDisposeScope();
     }
 
     /// <summary>Every tile's window plus <paramref name="context"/> cells of the canvas [C, H, W] around it, in layout
@@ -251,9 +276,9 @@ internal sealed class SyncGeometry
         }
     }
 
-    /// <summary>[T, T] the spatial bias −d²/(2s²) between tile centres in grid order (s: <paramref name="scale"/> × the
+    /// <summary>[T·T] the spatial bias −d²/(2s²) between tile centres in grid order (s: <paramref name="scale"/> × the
     /// canvas diagonal).</summary>
-    public Tensor SpatialBias(double scale)
+    public float[] SpatialBias(double scale)
     {
         lock (_lock)
         {
@@ -270,7 +295,7 @@ internal sealed class SyncGeometry
                     var dy = Distance(a.CenterY, b.CenterY, layout.CanvasHeight, layout.Wrap);
                     spatial[i * count + j] = (float)(-(dx * dx + dy * dy) / (2 * length * length));
                 }
-            return _spatial[scale] = Keep(tensor(spatial, [count, count]));
+            return _spatial[scale] = spatial;
         }
     }
 
@@ -311,44 +336,13 @@ internal sealed class SyncGeometry
         lock (_lock) return field ??= Keep(build());
     }
 
+    private float[] LazyValues(ref float[]? field, Func<Tensor> source)
+    {
+        if (Volatile.Read(ref field) is { } values) return values;
+        var tensor = source();
+        lock (_lock) return field ??= SyncKernels.Floats(tensor).ToArray();
+    }
+
     /// <summary>Cached tensors outlive whatever dispose scope the first sync step runs in.</summary>
     private static Tensor Keep(Tensor tensor) => tensor.DetachFromDisposeScope();
-}
-
-/// <summary>The sync arithmetic on stacked windows [M, T, h, w] (grid order) of one <see cref="SyncGeometry"/>.</summary>
-internal static class FlatSync
-{
-    /// <summary>[C, H, W] Σ w·v / Σ w per cell (w broadcastable to [1, T, h, w], null for uniform; <paramref name="total"/>:
-    /// the precomputed Σ w, else accumulated here).</summary>
-    public static Tensor Mean(SyncGeometry geometry, Tensor values, Tensor? weights, Tensor? total = null)
-    {
-        using var scope = NewDisposeScope();
-        var sum = geometry.Accumulate(values, weights);
-        if (total is null)
-        {
-            using var expanded = weights!.expand(1, geometry.Layout.Count, geometry.Layout.TileHeight, geometry.Layout.TileWidth);
-            total = geometry.Accumulate(expanded);
-        }
-        return sum.div_(total).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// The attention consensus (DESIGN §5.3 c): tokens Q = Σ g·t / Σ g, distance d = Σ_c (Q − t)², disagreement
-    /// V = Σ g·d / Σ g, weight w = g·exp(max(−λ·d / (2(V + 1e-12)), −20)), result Σ w·v / Σ w.
-    /// </summary>
-    public static Tensor Attention(SyncGeometry geometry, Tensor values, Tensor tokens, double lambda)
-    {
-        using var scope = NewDisposeScope();
-        var (gaussian, total) = (geometry.Gaussian, geometry.GaussianTotal);
-        var consensus = Mean(geometry, tokens, gaussian, total);
-        var distance = geometry.Gather(consensus).sub_(tokens).pow_(2).sum(0, keepdim: true);      // [1, T, h, w]
-        var disagreement = Mean(geometry, distance, gaussian, total);
-        var logit = distance.div(geometry.Gather(disagreement).add_(1e-12f).mul_(2)).neg_().mul_(lambda).clamp_min_(-20f);
-        var weight = gaussian * logit.exp_();
-        return Mean(geometry, values, weight).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>(v − m)·s + m + b per element, with each element's tile's per-channel mean m, scale s and shift b (broadcastable).</summary>
-    public static Tensor Tone(Tensor values, Tensor mean, Tensor scale, Tensor shift) =>
-        (values - mean).mul_(scale).add_(mean).add_(shift);
 }

@@ -44,13 +44,22 @@ internal static class CanvasSync
     {
         using var scope = NewDisposeScope();
         var geometry = SyncGeometry.Of(plan.Layout);
-        return Mean(geometry, geometry.Stack(proposals), gaussian).MoveToOuterDisposeScope();
+        return Mean(geometry, WindowPlanes.Of(geometry, proposals), gaussian).MoveToOuterDisposeScope();
     }
 
     /// <summary>The mean canvas of stacked windows [C, T, h, w] (grid order).</summary>
-    public static Tensor Mean(SyncGeometry geometry, Tensor stacked, bool gaussian) => gaussian
-        ? FlatSync.Mean(geometry, stacked, geometry.Gaussian, geometry.GaussianTotal)
-        : FlatSync.Mean(geometry, stacked, null, geometry.Counts);
+    public static Tensor Mean(SyncGeometry geometry, Tensor stacked, bool gaussian)
+    {
+        using var scope = NewDisposeScope();
+        return Mean(geometry, WindowPlanes.Stacked(stacked), gaussian).MoveToOuterDisposeScope();
+    }
+
+    private static Tensor Mean(SyncGeometry geometry, WindowPlanes windows, bool gaussian)
+    {
+        var canvas = zeros(windows.Channels, geometry.Layout.CanvasHeight, geometry.Layout.CanvasWidth);
+        CanvasKernels.Mean(geometry, windows, null, gaussian, SyncKernels.Floats(canvas));
+        return windows.Device.type == TorchSharp.DeviceType.CPU ? canvas : canvas.to(windows.Device);
+    }
 
     /// <summary>Each tile's next window is its crop (window plus context) of the synced canvas.</summary>
     public static SyncResult Result(SyncInput input, Tensor canvas)

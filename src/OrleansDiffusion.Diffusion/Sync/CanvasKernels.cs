@@ -1,0 +1,297 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using static TorchSharp.torch;
+
+namespace OrleansDiffusion.Diffusion.Sync;
+
+/// <summary>Each tile's per-channel tone correction ([T·C] each, grid order): v ↦ ((v − mean)·scale + mean) + shift.</summary>
+internal sealed class ToneValues(int channels, float[] means, float[] scales, float[] shifts)
+{
+    public Tone Of(int slot, int channel)
+    {
+        var i = slot * channels + channel;
+        return new Tone(means[i], scales[i], shifts[i]);
+    }
+}
+
+/// <summary>
+/// The canvas formulas of the sync modes on <see cref="WindowPlanes"/>, as <see cref="SyncKernels"/> loops: the weighted
+/// mean (average, Gaussian) and attention's content-weighted consensus (DESIGN §5.3 c). Each is the element-wise formula
+/// of the tensor version, step by step in the same order, so it gives the same bits.
+/// </summary>
+internal static class CanvasKernels
+{
+
+    /// <summary>canvas [C, H, W] (zeroed) = Σ w·v / Σ w over the windows covering each cell, w = 1 or the window Gaussian;
+    /// v toned first when <paramref name="tone"/> is given.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Mean(SyncGeometry geometry, WindowPlanes windows, ToneValues? tone, bool gaussian, Span<float> canvas)
+    {
+        var rows = new MeanRows(windows, tone, gaussian ? geometry.GaussianValues : null, geometry.Layout.TileWidth);
+        SyncKernels.Accumulate(geometry, ref rows, canvas);
+        var total = gaussian ? geometry.GaussianTotalValues : geometry.CountValues;
+        for (var c = 0; c < windows.Channels; c++) SyncKernels.Divide(canvas.Slice(c * total.Length, total.Length), total);
+    }
+
+    /// <summary>
+    /// The attention consensus: tokens t (each slot's pooled cells spread bilinearly over its window, toned like the
+    /// window), consensus Q = Σ g·t / Σ g, distance d = Σ_c (Q − t)², disagreement V = Σ g·d / Σ g,
+    /// weight w = g·exp(max(−λ·d / (2(V + 1e-12)), −20)), result [C, H, W] = Σ w·v / Σ w (v toned).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static Tensor Attention(SyncGeometry geometry, WindowPlanes windows, Tensor pooled, ToneValues? tone, double lambda)
+    {
+        using var scope = NewDisposeScope();
+        var layout = geometry.Layout;
+        var (channels, count) = (windows.Channels, windows.Count);
+        var (height, width) = (layout.TileHeight, layout.TileWidth);
+        var plane = layout.CanvasHeight * layout.CanvasWidth;
+        var (rows, columns) = ((int)pooled.shape[2], (int)pooled.shape[3]);
+        var gaussian = geometry.GaussianValues;
+        var gaussianTotal = geometry.GaussianTotalValues;
+
+        // Tokens across each cell row: [T, C, rows, w] (the first, horizontal, step of the bilinear spread).
+        var acrossBuffer = ArrayPool<float>.Shared.Rent(count * channels * rows * width);
+        var planeBuffer = ArrayPool<float>.Shared.Rent(plane);
+        try
+        {
+            var across = acrossBuffer.AsSpan(0, count * channels * rows * width);
+            var (x0, x1, wx0, wx1) = AttentionSync.Axis(columns, width);
+            var cells = SyncKernels.Floats(pooled);
+            for (var slot = 0; slot < count; slot++)
+                for (var c = 0; c < channels; c++)
+                    for (var row = 0; row < rows; row++)
+                    {
+                        var source = cells.Slice(((c * count + slot) * rows + row) * columns, columns);
+                        var target = across.Slice(((slot * channels + c) * rows + row) * width, width);
+                        for (var x = 0; x < width; x++) target[x] = source[x0[x]] * wx0[x] + source[x1[x]] * wx1[x];
+                    }
+            var (y0, y1, wy0, wy1) = AttentionSync.Axis(rows, height);
+            var tokens = new TokenSource(across, y0, y1, wy0, wy1, tone, channels, rows, width);
+
+            // Q: the Gaussian-weighted consensus of the tokens covering each cell.
+            var result = zeros(channels + 1, layout.CanvasHeight, layout.CanvasWidth);      // the consensus, later Σ w·v and Σ w
+            var sums = SyncKernels.Floats(result);
+            var consensusRows = new ConsensusRows(tokens, gaussian, width);
+            SyncKernels.Accumulate(geometry, ref consensusRows, sums);
+            for (var c = 0; c < channels; c++) SyncKernels.Divide(sums.Slice(c * plane, plane), gaussianTotal);
+
+            // d per window cell, V per canvas cell.
+            var distance = empty(count, height, width);
+            var distances = SyncKernels.Floats(distance);
+            var disagreement = planeBuffer.AsSpan(0, plane);
+            disagreement.Clear();
+            var scratch = new float[2 * width];
+            var distanceRows = new DistanceRows(geometry, tokens, sums[..(channels * plane)], distances, gaussian, scratch);
+            SyncKernels.Accumulate(geometry, ref distanceRows, disagreement);
+            SyncKernels.Divide(disagreement, gaussianTotal);
+
+            // Logits in place of d, then their exponentials.
+            var line = scratch.AsSpan(0, width);
+            var (lambdaValue, size) = ((float)lambda, height * width);
+            for (var slot = 0; slot < count; slot++)
+            {
+                var (row, column) = Math.DivRem(slot, layout.Columns);
+                for (var y = 0; y < height; y++)
+                {
+                    SyncKernels.Gather(geometry, row, column, y, disagreement, line);
+                    Logit(distances.Slice(slot * size + y * width, width), line, lambdaValue);
+                }
+            }
+            distance.exp_();
+
+            // Σ w·v and Σ w, then the weighted mean.
+            sums.Clear();
+            var weightedRows = new WeightedRows(windows, tone, gaussian, SyncKernels.Floats(distance), width);
+            SyncKernels.Accumulate(geometry, ref weightedRows, sums);
+            var total = sums.Slice(channels * plane, plane);
+            for (var c = 0; c < channels; c++) SyncKernels.Divide(sums.Slice(c * plane, plane), total);
+            return result.narrow(0, 0, channels).MoveToOuterDisposeScope();
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(acrossBuffer);
+            ArrayPool<float>.Shared.Return(planeBuffer);
+        }
+    }
+
+    /// <summary>d ↦ max(−(d / ((V + 1e-12)·2))·λ, −20).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Logit(Span<float> distance, ReadOnlySpan<float> disagreement, float lambda)
+    {
+        var (epsilon, two, scale, floor) = (new Vector<float>(1e-12f), new Vector<float>(2f), new Vector<float>(lambda), new Vector<float>(-20f));
+        var i = 0;
+        for (; i <= distance.Length - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            var d = new Vector<float>(distance.Slice(i));
+            var v = new Vector<float>(disagreement.Slice(i));
+            Vector.Max(-(d / ((v + epsilon) * two)) * scale, floor).CopyTo(distance.Slice(i));
+        }
+        for (; i < distance.Length; i++) distance[i] = Math.Max(-(distance[i] / ((disagreement[i] + 1e-12f) * 2f)) * lambda, -20f);
+    }
+
+    /// <summary>A slot's token row (the vertical bilinear step from the cell rows, then its tone).</summary>
+    private readonly ref struct TokenSource(ReadOnlySpan<float> across, int[] y0, int[] y1, float[] wy0, float[] wy1, ToneValues? tone, int channels, int rows, int width)
+    {
+        private readonly ReadOnlySpan<float> _across = across;
+
+        public int Channels => channels;
+
+        /// <summary>target = the token row, times <paramref name="weight"/> unless it is empty.</summary>
+        public void Row(int slot, int channel, int y, ReadOnlySpan<float> weight, Span<float> target)
+        {
+            var first = (slot * channels + channel) * rows * width;
+            SyncKernels.Lerp(_across.Slice(first + y0[y] * width, width), wy0[y], _across.Slice(first + y1[y] * width, width), wy1[y], target);
+            SyncKernels.Transform(target, tone?.Of(slot, channel), weight, target);
+        }
+
+        /// <summary>target += the token row times <paramref name="weight"/>.</summary>
+        public void AddRow(int slot, int channel, int y, ReadOnlySpan<float> weight, Span<float> target)
+        {
+            var first = (slot * channels + channel) * rows * width;
+            SyncKernels.AddLerpTransformed(_across.Slice(first + y0[y] * width, width), wy0[y], _across.Slice(first + y1[y] * width, width), wy1[y],
+                tone?.Of(slot, channel), weight, target);
+        }
+    }
+
+    /// <summary>g·t per channel (the consensus numerator).</summary>
+    private readonly ref struct ConsensusRows(TokenSource tokens, float[] gaussian, int width) : IWindowRows
+    {
+        private readonly TokenSource _tokens = tokens;
+
+        public int Planes => _tokens.Channels;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Fill(int slot, int y, Span<float> rows)
+        {
+            var weight = gaussian.AsSpan(y * width, width);
+            for (var c = 0; c < _tokens.Channels; c++) _tokens.Row(slot, c, y, weight, rows.Slice(c * width, width));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void AddTo(int slot, int y, Span<float> target, int start, int plane)
+        {
+            var weight = gaussian.AsSpan(y * width, width);
+            for (var c = 0; c < _tokens.Channels; c++) _tokens.AddRow(slot, c, y, weight, target.Slice(c * plane + start, width));
+        }
+    }
+
+    /// <summary>d = Σ_c (Q − t)², stored per window cell; contributes g·d (the disagreement numerator).</summary>
+    private readonly ref struct DistanceRows(SyncGeometry geometry, TokenSource tokens, ReadOnlySpan<float> consensus, Span<float> distances,
+        float[] gaussian, float[] scratch) : IWindowRows
+    {
+        private readonly TokenSource _tokens = tokens;
+        private readonly ReadOnlySpan<float> _consensus = consensus;
+        private readonly Span<float> _distances = distances;
+
+        public int Planes => 1;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Fill(int slot, int y, Span<float> rows)
+        {
+            var width = geometry.Layout.TileWidth;
+            SyncKernels.Product(Distance(slot, y), gaussian.AsSpan(y * width, width), rows[..width]);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void AddTo(int slot, int y, Span<float> target, int start, int plane)
+        {
+            var width = geometry.Layout.TileWidth;
+            SyncKernels.AddTransformed(Distance(slot, y), null, gaussian.AsSpan(y * width, width), target.Slice(start, width));
+        }
+
+        /// <summary>Computes and stores d of window row y; returns it.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private Span<float> Distance(int slot, int y)
+        {
+            var layout = geometry.Layout;
+            var (width, height) = (layout.TileWidth, layout.TileHeight);
+            var plane = layout.CanvasHeight * layout.CanvasWidth;
+            var (row, column) = Math.DivRem(slot, layout.Columns);
+            var distance = _distances.Slice((slot * height + y) * width, width);
+            var token = scratch.AsSpan(0, width);
+            var line = scratch.AsSpan(width, width);
+            for (var c = 0; c < _tokens.Channels; c++)
+            {
+                _tokens.Row(slot, c, y, default, token);
+                SyncKernels.Gather(geometry, row, column, y, _consensus.Slice(c * plane, plane), line);
+                SyncKernels.SquaredDifference(line, token, distance, first: c == 0);
+            }
+            return distance;
+        }
+    }
+
+    /// <summary>w = g·exp(logit) and w·v per channel (v toned), with w itself as the last plane.</summary>
+    private ref struct WeightedRows(WindowPlanes windows, ToneValues? tone, float[] gaussian, ReadOnlySpan<float> exponentials, int width) : IWindowRows
+    {
+        private readonly ReadOnlySpan<float> _exponentials = exponentials;
+        private readonly float[] _weight = new float[width];
+        private ReadOnlySpan<float> _source;
+        private int _slot = -1, _offset, _stride;
+
+        private void Load(int slot)
+        {
+            if (slot == _slot) return;
+            _source = windows.Slot(slot, out _offset, out _stride);
+            _slot = slot;
+        }
+
+        public readonly int Planes => windows.Channels + 1;
+
+        public void Fill(int slot, int y, Span<float> rows)
+        {
+            Load(slot);
+            var channels = windows.Channels;
+            var weight = rows.Slice(channels * width, width);
+            SyncKernels.Product(gaussian.AsSpan(y * width, width), _exponentials.Slice((slot * windows.Size) + y * width, width), weight);
+            for (var c = 0; c < channels; c++)
+                SyncKernels.Transform(_source.Slice(_offset + c * _stride + y * width, width), tone?.Of(slot, c), weight, rows.Slice(c * width, width));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void AddTo(int slot, int y, Span<float> target, int start, int plane)
+        {
+            Load(slot);
+            var channels = windows.Channels;
+            var weight = _weight.AsSpan(0, width);
+            SyncKernels.Product(gaussian.AsSpan(y * width, width), _exponentials.Slice((slot * windows.Size) + y * width, width), weight);
+            for (var c = 0; c < channels; c++)
+                SyncKernels.AddTransformed(_source.Slice(_offset + c * _stride + y * width, width), tone?.Of(slot, c), weight, target.Slice(c * plane + start, width));
+            SyncKernels.Add(target.Slice(channels * plane + start, width), weight);
+        }
+    }
+
+    /// <summary>v (toned) per channel, times the window Gaussian when one is given.</summary>
+    private ref struct MeanRows(WindowPlanes windows, ToneValues? tone, float[]? gaussian, int width) : IWindowRows
+    {
+        private ReadOnlySpan<float> _source;
+        private int _slot = -1, _offset, _stride;
+
+        private void Load(int slot)
+        {
+            if (slot == _slot) return;
+            _source = windows.Slot(slot, out _offset, out _stride);
+            _slot = slot;
+        }
+
+        public readonly int Planes => windows.Channels;
+
+        public void Fill(int slot, int y, Span<float> rows)
+        {
+            Load(slot);
+            var weight = gaussian is null ? default : gaussian.AsSpan(y * width, width);
+            for (var c = 0; c < windows.Channels; c++)
+                SyncKernels.Transform(_source.Slice(_offset + c * _stride + y * width, width), tone?.Of(slot, c), weight, rows.Slice(c * width, width));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void AddTo(int slot, int y, Span<float> target, int start, int plane)
+        {
+            Load(slot);
+            var weight = gaussian is null ? default : gaussian.AsSpan(y * width, width);
+            for (var c = 0; c < windows.Channels; c++)
+                SyncKernels.AddTransformed(_source.Slice(_offset + c * _stride + y * width, width), tone?.Of(slot, c), weight, target.Slice(c * plane + start, width));
+        }
+    }
+}
