@@ -36,8 +36,14 @@ public class BandExchangeTests
             (randn([4, w.Height, w.Width], generator: generator) + randn([4, 1, 1], generator: generator)).contiguous()).ToArray();
     }
 
-    private static bool SameBits(Tensor a, Tensor b) =>
-        a.shape.SequenceEqual(b.shape) && a.contiguous().bytes.SequenceEqual(b.contiguous().bytes);
+    private static bool SameBits(Tensor a, Tensor b)
+    {
+        // The contiguous copies stay referenced while their bytes are read (a collected temporary frees its memory).
+        if (!a.shape.SequenceEqual(b.shape)) return false;
+        using var left = a.contiguous();
+        using var right = b.contiguous();
+        return left.bytes.SequenceEqual(right.bytes);
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]

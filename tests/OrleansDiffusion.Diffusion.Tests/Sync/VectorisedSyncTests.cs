@@ -39,8 +39,14 @@ public class VectorisedSyncTests
         return sum / total;
     }
 
-    private static bool SameBits(Tensor a, Tensor b) =>
-        a.shape.SequenceEqual(b.shape) && a.contiguous().bytes.SequenceEqual(b.contiguous().bytes);
+    private static bool SameBits(Tensor a, Tensor b)
+    {
+        // The contiguous copies stay referenced while their bytes are read (a collected temporary frees its memory).
+        if (!a.shape.SequenceEqual(b.shape)) return false;
+        using var left = a.contiguous();
+        using var right = b.contiguous();
+        return left.bytes.SequenceEqual(right.bytes);
+    }
 
     [Theory]
     [MemberData(nameof(Layouts))]
