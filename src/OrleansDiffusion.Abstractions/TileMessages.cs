@@ -16,13 +16,13 @@ public sealed record TensorPayload([property: Id(0)] int[] Shape, [property: Id(
 public readonly record struct StepCall([property: Id(0)] string JobId, [property: Id(1)] int Epoch, [property: Id(2)] int Step,
     [property: Id(3)] bool Bands = false);
 
-/// <summary>What a tile sends after a band-only step: its values at the cells others need ([C, n]), and for attention
-/// sync its pooled tokens and per-channel statistics.</summary>
+/// <summary>What a tile sends after a band-only step: its values at the cells others need ([C, n]), for attention sync
+/// its pooled tokens and per-channel statistics, and its preview thumbnail.</summary>
 [GenerateSerializer, Immutable, Alias("odiff.BandUploadPayload")]
 public sealed record BandUploadPayload([property: Id(0)] TensorPayload Bands, [property: Id(1)] TensorPayload? Pooled,
-    [property: Id(2)] TensorPayload? Statistics)
+    [property: Id(2)] TensorPayload? Statistics, [property: Id(3)] TensorPayload Thumbnail)
 {
-    public long Bytes => Bands.Bytes + (Pooled?.Bytes ?? 0) + (Statistics?.Bytes ?? 0);
+    public long Bytes => Bands.Bytes + (Pooled?.Bytes ?? 0) + (Statistics?.Bytes ?? 0) + Thumbnail.Bytes;
 }
 
 /// <summary>What a tile gets back after a band-only step: its synced shared cells, the context cells it reads and its

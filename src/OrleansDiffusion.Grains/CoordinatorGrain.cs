@@ -50,6 +50,7 @@ public sealed partial class CoordinatorGrain(
     private StepProgress? _lastProgress;
     private double _lastDenoise, _lastSync;
     private byte[]? _preview;
+    private PreviewMosaic? _mosaic;
     private TileDetail[]? _tiles;
     private string? _detail;
 
@@ -193,6 +194,7 @@ public sealed partial class CoordinatorGrain(
             var sync = JobComponents.CreateSync(spec.Sync);
             // Between checkpoint steps only bands travel; the exchange's tables are built off the grain scheduler.
             var bands = new BandSchedule(await Task.Run(() => BandExchange.Create(plan, sync), cancellationToken), _options.CheckpointEvery);
+            _mosaic = bands.Exchange.Preview;
             EngineResult result;
             using (start?.States)
                 result = await new TiledDiffusionEngine(sync).RunAsync(plan, runtime, this, start, this, bands, cancellationToken);
@@ -314,8 +316,9 @@ public sealed partial class CoordinatorGrain(
     public async ValueTask OnSyncedAsync(SyncedStep step, CancellationToken cancellationToken)
     {
         if (step.Canvas is { } canvas) _preview = await Task.Run(() => PreviewImage.Encode(canvas), cancellationToken);
+        else if (step.Thumbnails is { } thumbnails && _mosaic is { } mosaic) _preview = await Task.Run(() => mosaic.Encode(thumbnails), cancellationToken);
         var every = _options.CheckpointEvery;
-        if (every <= 0 || step.StepsDone % every != 0 || step.StepsDone >= record.State.Spec!.Steps) return;
+        if (!step.IsFull || every <= 0 || step.StepsDone % every != 0 || step.StepsDone >= record.State.Spec!.Steps) return;
         var elapsed = _runClock.Elapsed.TotalSeconds;
         if (record.State.CheckpointSeconds > _options.CheckpointBudget * Math.Max(elapsed, 1e-9) && record.State.CheckpointStep > 0) return;
         var watch = Stopwatch.StartNew();

@@ -152,7 +152,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         DisposeProposals();
         if (bands)
             _uploads = replies.Select((r, i) => r!.Bands is { } b
-                ? new BandUpload(i, TensorPayloads.ToTensor(b.Bands), Optional(b.Pooled), Optional(b.Statistics))
+                ? new BandUpload(i, TensorPayloads.ToTensor(b.Bands), Optional(b.Pooled), Optional(b.Statistics), TensorPayloads.ToTensor(b.Thumbnail))
                 : throw new InvalidOperationException($"tile {i} sent no bands for step {step}")).ToArray();
         else
             _proposals = replies.Select((r, i) => TensorPayloads.ToTensor(r!.Window ?? throw new InvalidOperationException($"tile {i} sent no window for step {step}"))).ToArray();

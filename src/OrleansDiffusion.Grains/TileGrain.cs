@@ -123,7 +123,8 @@ public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDeta
     private static BandUploadPayload Upload(BandExchange bands, int index, Tensor proposal)
     {
         using var upload = bands.Upload(index, proposal);
-        return new BandUploadPayload(TensorPayloads.ToPayload(upload.Bands), Optional(upload.Pooled), Optional(upload.Statistics));
+        return new BandUploadPayload(TensorPayloads.ToPayload(upload.Bands), Optional(upload.Pooled), Optional(upload.Statistics),
+            TensorPayloads.ToPayload(upload.Thumbnail));
     }
 
     private static TensorPayload? Optional(Tensor? tensor) => tensor is null ? null : TensorPayloads.ToPayload(tensor);

@@ -42,16 +42,20 @@ public sealed record EngineStart(int Step, TileStates States);
 /// <summary>What a step ended with, valid only during <see cref="IStepObserver.OnSyncedAsync"/>.</summary>
 /// <param name="StepsDone">steps completed, counting this one.</param>
 /// <param name="Canvas">the synced canvas, or null when this step produced none (<c>none</c> before the last step).</param>
-/// <param name="Proposals">every tile's proposal this step (its next state under <c>none</c>).</param>
-public sealed record SyncedStep(int StepsDone, Tensor? Canvas, IReadOnlyList<Tensor> Proposals)
+/// <param name="Proposals">every tile's proposal this step (its next state under <c>none</c>); empty on a band-only step.</param>
+/// <param name="Thumbnails">on a band-only step, every tile's preview thumbnail (<see cref="Imaging.PreviewMosaic"/>).</param>
+public sealed record SyncedStep(int StepsDone, Tensor? Canvas, IReadOnlyList<Tensor> Proposals, IReadOnlyList<Tensor>? Thumbnails = null)
 {
+    /// <summary>True when whole windows travelled this step: the coordinator holds every tile's state (a checkpoint can be taken).</summary>
+    public bool IsFull => Thumbnails is null;
+
     /// <summary>A copy that outlives the call (for checkpoints): the canvas when there is one, else every tile's proposal.</summary>
     public TileStates Snapshot() => Canvas is { } canvas
         ? TileStates.FromCanvas(canvas.clone())
         : TileStates.FromTiles(Proposals.Select(p => p.clone()).ToArray());
 }
 
-/// <summary>Sees every step's synced result before the tiles adopt it (previews, checkpoints).</summary>
+/// <summary>Sees every step's synced result before the tiles adopt it (previews, checkpoints); not the last step's, which is the image.</summary>
 public interface IStepObserver
 {
     ValueTask OnSyncedAsync(SyncedStep step, CancellationToken cancellationToken);

@@ -44,7 +44,7 @@ public sealed class InProcessTileRuntime(IDenoiser denoiser, IScheduler schedule
         if (!bands) return Task.FromResult(new TileStepResult(_proposals, seconds, calls, Bytes(_proposals)));
         var exchange = Exchange;
         _uploads = _proposals.Select((p, i) => exchange.Upload(i, p)).ToArray();
-        var uploaded = _uploads.Sum(u => Bytes([u.Bands, u.Pooled, u.Statistics]));
+        var uploaded = _uploads.Sum(u => Bytes([u.Bands, u.Pooled, u.Statistics, u.Thumbnail]));
         return Task.FromResult(new TileStepResult([], seconds, calls, uploaded, _uploads));
     }
 

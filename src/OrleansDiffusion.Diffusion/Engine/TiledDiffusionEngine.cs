@@ -23,7 +23,7 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
     public ISyncMode Sync { get; } = sync;
 
     /// <param name="start">resume after this many steps from these tile states (a checkpoint); null starts from the noise field.</param>
-    /// <param name="observer">sees each full exchange's synced result (not after the last step: that is the returned image).</param>
+    /// <param name="observer">sees each step's synced result (not after the last step: that is the returned image).</param>
     /// <param name="bands">steps between full exchanges move only bands (a cluster); null: every step moves whole windows.</param>
     public async Task<EngineResult> RunAsync(JobPlan plan, ITileRuntime runtime, IProgress<StepProgress>? progress = null,
         EngineStart? start = null, IStepObserver? observer = null, BandSchedule? bands = null, CancellationToken cancellationToken = default)
@@ -47,7 +47,7 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
             try
             {
                 (stepBytes, times) = bandOnly
-                    ? await BandStepAsync(bands!.Exchange, runtime, step, steps, cancellationToken)
+                    ? await BandStepAsync(bands!.Exchange, runtime, step, steps, observer, cancellationToken)
                     : await FullStepAsync(plan, runtime, step, steps, observer, cancellationToken);
             }
             catch (TileRollbackException rollback)
@@ -96,15 +96,18 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
         return (denoised.Bytes + scattered, new StepTimes(denoised.DenoiseSeconds, syncSeconds, denoised.ForwardCalls));
     }
 
-    /// <summary>Bands up, the band sync, each tile's synced bands down (never the last step).</summary>
+    /// <summary>Bands up, the band sync, each tile's synced bands down (never the last step); the observer sees the
+    /// tiles' thumbnails.</summary>
     private static async Task<(long Bytes, StepTimes Times)> BandStepAsync(BandExchange exchange, ITileRuntime runtime, int step, int steps,
-        CancellationToken cancellationToken)
+        IStepObserver? observer, CancellationToken cancellationToken)
     {
         var denoised = await runtime.DenoiseAsync(step, bands: true, cancellationToken);
         var uploads = denoised.Uploads ?? throw new InvalidOperationException($"the runtime sent no bands for step {step}");
         var watch = Stopwatch.StartNew();
         var replies = await Task.Run(() => exchange.Synchronize(uploads, step, steps), cancellationToken);
         var syncSeconds = watch.Elapsed.TotalSeconds;
+        if (observer is not null)
+            await observer.OnSyncedAsync(new SyncedStep(step + 1, null, [], uploads.OrderBy(u => u.Tile).Select(u => u.Thumbnail).ToArray()), cancellationToken);
         var scattered = await runtime.ScatterBandsAsync(step, replies, cancellationToken);
         return (denoised.Bytes + scattered, new StepTimes(denoised.DenoiseSeconds, syncSeconds, denoised.ForwardCalls));
     }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion.Imaging;
 using OrleansDiffusion.Diffusion.Sync;
 using OrleansDiffusion.Diffusion.Tiling;
 using static TorchSharp.torch;
@@ -7,15 +8,16 @@ using static TorchSharp.torch;
 namespace OrleansDiffusion.Diffusion.Exchange;
 
 /// <summary>What tile <see cref="Tile"/> sends up after a step: its proposal at <see cref="TileBands.SendPositions"/>
-/// ([C, n]), and for attention sync its pooled token cells ([C, rows, columns]; null when the content term is off) and its
-/// per-channel mean and spread ([2, C]).</summary>
-public sealed record BandUpload(int Tile, Tensor Bands, Tensor? Pooled, Tensor? Statistics) : IDisposable
+/// ([C, n]), for attention sync its pooled token cells ([C, rows, columns]; null when the content term is off) and its
+/// per-channel mean and spread ([2, C]), and its preview thumbnail (<see cref="PreviewMosaic"/>).</summary>
+public sealed record BandUpload(int Tile, Tensor Bands, Tensor? Pooled, Tensor? Statistics, Tensor Thumbnail) : IDisposable
 {
     public void Dispose()
     {
         Bands.Dispose();
         Pooled?.Dispose();
         Statistics?.Dispose();
+        Thumbnail.Dispose();
     }
 }
 
@@ -76,6 +78,7 @@ public sealed class BandExchange
     {
         Plan = plan;
         Sync = sync;
+        Preview = new PreviewMosaic(plan.Layout);
         var layout = plan.Layout;
         var geometry = SyncGeometry.Of(layout);
         var windowCells = geometry.WindowCells;
@@ -124,7 +127,8 @@ public sealed class BandExchange
         _scatter = SyncGeometry.Index([.. scatter]).DetachFromDisposeScope();
         _reply = SyncGeometry.Index([.. reply]).DetachFromDisposeScope();
         _cells = sync is AttentionSync attention ? attention.TokenCells(layout.TileHeight, layout.TileWidth) : [];
-        Bytes = Count(plan, sync, _tiles, windowCells, cropWidth * (layout.TileHeight + 2 * plan.Context), _cells);
+        var thumbnailCells = (long)((layout.TileHeight + Preview.Factor - 1) / Preview.Factor) * ((layout.TileWidth + Preview.Factor - 1) / Preview.Factor);
+        Bytes = Count(plan, sync, _tiles, windowCells, cropWidth * (layout.TileHeight + 2 * plan.Context), _cells, thumbnailCells);
 
         void Mark(int[] cells, int tile)
         {
@@ -136,6 +140,9 @@ public sealed class BandExchange
 
     public JobPlan Plan { get; }
     public ISyncMode Sync { get; }
+
+    /// <summary>How the tiles' thumbnails make the preview of a band-only step.</summary>
+    public PreviewMosaic Preview { get; }
 
     /// <summary>False for <see cref="SyncMode.None"/>: tiles keep their proposals and nothing moves until the last step.</summary>
     public bool Exchanges => Sync.Mode != SyncMode.None;
@@ -150,7 +157,8 @@ public sealed class BandExchange
     {
         using var scope = NewDisposeScope();
         var channels = proposal.shape[0];
-        if (!Exchanges) return Detach(new BandUpload(tile, zeros(channels, 0L), null, null));
+        var thumbnail = Preview.Thumbnail(proposal);
+        if (!Exchanges) return Detach(new BandUpload(tile, zeros(channels, 0L), null, null, thumbnail));
         var positions = SyncGeometry.Index(_tiles[tile].SendPositions);
         if (positions.device_type != proposal.device_type) positions = positions.to(proposal.device);
         var bands = proposal.reshape(channels, -1).index_select(1, positions);
@@ -162,7 +170,7 @@ public sealed class BandExchange
             var (mean, spread) = AttentionSync.Statistics(own);
             statistics = cat([mean, spread]);
         }
-        return Detach(new BandUpload(tile, bands, pooled, statistics));
+        return Detach(new BandUpload(tile, bands, pooled, statistics, thumbnail));
     }
 
     /// <summary>Coordinator side: every tile's reply from every tile's upload (any order), for step <paramref name="step"/>
@@ -278,15 +286,17 @@ public sealed class BandExchange
         return SyncGeometry.Index(state).DetachFromDisposeScope();
     })).Value;
 
-    private static ExchangeBytes Count(JobPlan plan, ISyncMode sync, TileBands[] tiles, int windowCells, int stateCells, long[] tokenCells)
+    private static ExchangeBytes Count(JobPlan plan, ISyncMode sync, TileBands[] tiles, int windowCells, int stateCells, long[] tokenCells,
+        long thumbnailCells)
     {
         long channelBytes = plan.Channels * sizeof(float);
         var sharedMemberships = tiles.Sum(t => (long)t.SharedCells.Length);
         var contextCells = tiles.Sum(t => (long)t.ContextCells.Length);
         var bound = channelBytes * (2 * sharedMemberships + contextCells);
         var full = channelBytes * tiles.Length * ((long)windowCells + stateCells);
-        if (sync.Mode == SyncMode.None) return new ExchangeBytes(0, 0, 0, 0);
-        var up = channelBytes * tiles.Sum(t => (long)t.SendPositions.Length);
+        var thumbnails = channelBytes * tiles.Length * thumbnailCells;             // the preview, not the sync: outside the bound
+        if (sync.Mode == SyncMode.None) return new ExchangeBytes(thumbnails, 0, 0, 0);
+        var up = channelBytes * tiles.Sum(t => (long)t.SendPositions.Length) + thumbnails;
         var down = channelBytes * (sharedMemberships + contextCells);
         if (sync is AttentionSync attention)
         {
@@ -302,6 +312,7 @@ public sealed class BandExchange
         upload.Bands.MoveToOuterDisposeScope();
         upload.Pooled?.MoveToOuterDisposeScope();
         upload.Statistics?.MoveToOuterDisposeScope();
+        upload.Thumbnail.MoveToOuterDisposeScope();
         return upload;
     }
 

@@ -36,8 +36,11 @@ public class BandScheduleTests
             observed, plan => new InProcessTileRuntime(TestJobs.Denoiser, Scheduler(spec), bandExchange: schedule!.Exchange));
 
         Assert.True(whole.Canvas.eq(banded.Canvas).all().item<bool>(), $"{mode}: the band-only run differs from the full-window run");
-        // The observer (previews, checkpoints) sees exactly the full exchanges before the last step.
-        Assert.Equal(fullEvery == 0 ? [] : new[] { 3, 6 }, observed.Steps);
+        // The observer (previews, checkpoints) sees every step but the last; the full exchanges with the canvas, the others
+        // with every tile's preview thumbnail.
+        Assert.Equal(Enumerable.Range(1, spec.Steps - 1), observed.Steps.Select(s => s.Step));
+        Assert.Equal(fullEvery == 0 ? [] : new[] { 3, 6 }, observed.Steps.Where(s => s.Full).Select(s => s.Step));
+        Assert.All(observed.Steps.Where(s => !s.Full), s => Assert.Equal(banded.Statistics.Tiles, s.Thumbnails));
         if (mode == SyncMode.None) return;
         Assert.True(banded.Statistics.BytesPerStepBound > 0, "an overlapping layout has cells to exchange");
         Assert.InRange(banded.Statistics.BandBytesPerStep, 1, whole.Statistics.BytesPerStep - 1);
@@ -75,11 +78,11 @@ public class BandScheduleTests
 
     private sealed class Observer : IStepObserver
     {
-        public List<int> Steps { get; } = [];
+        public List<(int Step, bool Full, int Thumbnails)> Steps { get; } = [];
 
         public ValueTask OnSyncedAsync(SyncedStep step, CancellationToken cancellationToken)
         {
-            Steps.Add(step.StepsDone);
+            Steps.Add((step.StepsDone, step.IsFull, step.Thumbnails?.Count ?? 0));
             return ValueTask.CompletedTask;
         }
     }

@@ -79,7 +79,10 @@ public class BandExchangeTests
         var bytes = exchange.Bytes;
         if (mode == SyncMode.None)
         {
-            Assert.Equal(0, bytes.PerStep);
+            // Nothing to sync: only the preview thumbnails go up.
+            var side = (tile + exchange.Preview.Factor - 1) / exchange.Preview.Factor;
+            Assert.Equal((long)plan.Layout.Count * side * side * plan.Channels * sizeof(float), bytes.PerStep);
+            Assert.Equal(0, bytes.LowerBound);
             return;
         }
         Assert.True(bytes.PerStep < bytes.FullWindow, $"{bytes.PerStep} band bytes vs {bytes.FullWindow} full-window");
@@ -100,10 +103,12 @@ public class BandExchangeTests
         var plan = Plan(SyncMode.Average, 64, 64, 16, 0, false) with { Layout = TileLayout.Plan(112, 64, 64, 16, false) };
         var exchange = BandExchange.Create(plan, WeightedAverageSync.Average);
         var bandBytes = 2L * 16 * 64 * 4 * sizeof(float);          // 2 memberships × 1024 cells × 4 channels × 4 bytes
-        Assert.Equal(bandBytes, exchange.Bytes.Up);
+        var thumbnails = 2L * 16 * 16 * 4 * sizeof(float);         // each window's 16×16 preview thumbnail (factor 4)
+        Assert.Equal(4, exchange.Preview.Factor);
+        Assert.Equal(bandBytes + thumbnails, exchange.Bytes.Up);
         Assert.Equal(bandBytes, exchange.Bytes.Down);
         Assert.Equal(2 * bandBytes, exchange.Bytes.LowerBound);
-        Assert.Equal(1.0, exchange.Bytes.Ratio);
+        Assert.Equal((2.0 * bandBytes + thumbnails) / (2 * bandBytes), exchange.Bytes.Ratio);
         Assert.Equal(2L * 2 * 64 * 64 * 4 * sizeof(float), exchange.Bytes.FullWindow);
     }
 

@@ -1,0 +1,35 @@
+using OrleansDiffusion.Diffusion.Imaging;
+using OrleansDiffusion.Diffusion.Tiling;
+using static TorchSharp.torch;
+
+namespace OrleansDiffusion.Diffusion.Tests.Imaging;
+
+public class PreviewMosaicTests
+{
+    [Fact]
+    public void Thumbnails_of_windows_that_partition_the_canvas_make_its_area_average()
+    {
+        var layout = TileLayout.Plan(512, 256, 128, 0, false);          // 4 × 2 windows on multiples of the factor
+        var mosaic = new PreviewMosaic(layout);
+        Assert.Equal(4, mosaic.Factor);                                 // ⌈512 / 128⌉
+        var canvas = rand(3, 256, 512, generator: new Generator(5));
+        var thumbnails = layout.Windows.Select(w => mosaic.Thumbnail(canvas.narrow(1, w.Y, w.Height).narrow(2, w.X, w.Width))).ToArray();
+
+        using var assembled = mosaic.Assemble(thumbnails);
+        using var expected = nn.functional.avg_pool2d(canvas.unsqueeze(0), 4).squeeze(0);
+        Assert.Equal(expected.shape, assembled.shape);
+        Assert.True(assembled.allclose(expected, rtol: 0, atol: 1e-6), "the mosaic is not the canvas's 4×4 average");
+        Assert.Equal(new long[] { 3, 32, 32 }, thumbnails[0].shape);     // 1/16 of a window's cells
+        Assert.Equal(0x89, mosaic.Encode(thumbnails)[0]);               // a PNG
+    }
+
+    [Fact]
+    public void Overlapping_and_shifted_windows_cover_the_whole_preview()
+    {
+        var layout = TileLayout.Plan(300, 200, 96, 24, false);          // the last windows are shifted inward
+        var mosaic = new PreviewMosaic(layout);
+        var thumbnails = layout.Windows.Select(_ => ones(4, (96 + mosaic.Factor - 1) / mosaic.Factor, (96 + mosaic.Factor - 1) / mosaic.Factor)).ToArray();
+        using var assembled = mosaic.Assemble(thumbnails);
+        Assert.True(assembled.eq(1).all().item<bool>(), "a part of the preview is not covered by any window");
+    }
+}
