@@ -151,13 +151,27 @@ internal static class BenchClusterJob
 
         var wall = Stopwatch.StartNew();
         var jobId = await client.SubmitAsync(spec, cancellationToken: cancellation);
-        var status = await WatchAsync(cluster, client, jobId, timeout, cancellation);
-        var wallSeconds = wall.Elapsed.TotalSeconds;
-        if (status is not { State: JobState.Completed, Statistics: { } statistics })
+        JobStatus status;
+        try
         {
-            cluster.KeepLogs();
-            throw new InvalidOperationException($"job {jobId} ended {JobStatusOutput.State(status)} at step {status.Step}/{spec.Steps}: {status.Error}; logs in {cluster.Folder}");
+            status = await WatchAsync(cluster, client, jobId, timeout, cancellation);
+            if (status.State != JobState.Completed)
+            {
+                cluster.KeepLogs();
+                throw new InvalidOperationException($"job {jobId} ended {JobStatusOutput.State(status)} at step {status.Step}/{spec.Steps}: {status.Error}; logs in {cluster.Folder}");
+            }
         }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException)
+        {
+            // What each process had used when the job failed: a process killed for memory shows its last samples here.
+            var used = sampler.Sample();
+            log.WriteLine("bench: peak RSS until the failure: " + string.Join(", ", cluster.Processes.Select(p => used.TryGetValue(p.Process.Id, out var m)
+                ? $"{p.Name} {MiB(Math.Max(m.Last.HighWaterMark, m.MaxSampledRss))}"
+                : $"{p.Name} unknown")));
+            throw;
+        }
+        var wallSeconds = wall.Elapsed.TotalSeconds;
+        var statistics = status.Statistics ?? throw new InvalidOperationException($"job {jobId} completed without statistics");
 
         var fetch = Stopwatch.StartNew();
         var path = output ?? Path.Combine(cluster.Folder, "result.png");
@@ -226,7 +240,9 @@ internal static class BenchClusterJob
             {
             }
             cluster.KeepLogs();
-            throw new InvalidOperationException($"{exited.Name} exited (code {exited.Process.ExitCode}) during job {jobId}; logs in {cluster.Folder}");
+            var code = exited.Process.ExitCode;
+            throw new InvalidOperationException(
+                $"{exited.Name} exited (code {code}{(code == 137 ? ": SIGKILL, e.g. the kernel's out-of-memory killer" : "")}) during job {jobId}; logs in {cluster.Folder}");
         }
         try
         {
@@ -255,9 +271,10 @@ internal static class BenchClusterJob
         return (BinaryPrimitives.ReadInt32BigEndian(header[16..20]), BinaryPrimitives.ReadInt32BigEndian(header[20..24]));
     }
 
+    private static string MiB(long bytes) => (bytes / (1024.0 * 1024.0)).ToString("N1", CultureInfo.InvariantCulture) + " MiB";
+
     private static void Describe(BenchClusterResult r, TextWriter log)
     {
-        static string MiB(long bytes) => (bytes / (1024.0 * 1024.0)).ToString("N1", CultureInfo.InvariantCulture) + " MiB";
         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{r.Size}×{r.Size} {r.Model}, {r.Steps} steps, {r.Tiles} tiles on {r.Silos} of {r.Workers} worker(s), {r.Sync} sync, tile {r.Tile}/{r.Overlap} (job {r.JobId})"));
         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
