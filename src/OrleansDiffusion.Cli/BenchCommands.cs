@@ -5,8 +5,9 @@ using OrleansDiffusion.Diffusion.Bench;
 
 namespace OrleansDiffusion.Cli;
 
-/// <summary><c>odiff bench sync</c> (coordinator sync cost per tile-step) and <c>odiff bench scaling</c> (strong scaling
-/// over real silo processes with a simulated denoiser).</summary>
+/// <summary><c>odiff bench sync</c> (coordinator sync cost per tile-step), <c>odiff bench scaling</c> (strong scaling
+/// over real silo processes with a simulated denoiser) and <c>odiff bench cluster</c> (one real job on real silo processes:
+/// what it costs).</summary>
 internal static partial class BenchCommands
 {
     private static readonly Option<int> Canvas = CliOption.Int("--canvas", "Canvas side in cells (1024 with 64/16 gives 441 tiles).", 1024);
@@ -25,6 +26,7 @@ internal static partial class BenchCommands
         sync.SetAction(Sync);
         bench.Subcommands.Add(sync);
         bench.Subcommands.Add(CreateScaling());
+        bench.Subcommands.Add(BenchClusterJob.Create());
         return bench;
     }
 

@@ -61,7 +61,7 @@ internal static partial class BenchCommands
             Overlap = overlap, Steps = steps, Seed = 1, Sync = sync,
         };
 
-        await using var cluster = await BenchCluster.StartAsync(silo, tileMs, log, cancellation);
+        await using var cluster = await BenchCluster.StartAsync(silo, new BenchClusterOptions { TileMilliseconds = tileMs }, log, cancellation);
         var results = new List<ScalingResult>();
         foreach (var count in counts)
         {
@@ -109,20 +109,43 @@ internal static partial class BenchCommands
 /// <param name="SyncShare">the share of the job's wall time spent in the coordinator's sync math alone.</param>
 internal sealed record BenchRun(double StepSeconds, double CoordinatorShare, double SyncShare, int Silos);
 
+/// <summary>How the silos of a <see cref="BenchCluster"/> run their tiles.</summary>
+internal sealed record BenchClusterOptions
+{
+    /// <summary>&gt; 0: workers use the simulated denoiser that sleeps this long per window; 0: the job's real denoiser.</summary>
+    public double TileMilliseconds { get; init; }
+
+    /// <summary>The silos' model store (<c>OrleansDiffusion__ModelsDirectory</c>); null: none.</summary>
+    public string? ModelsDirectory { get; init; }
+}
+
+/// <summary>One process a <see cref="BenchCluster"/> started: <paramref name="Role"/> is redis, coordinator or worker.</summary>
+internal sealed record BenchProcess(string Name, string Role, Process Process);
+
 /// <summary>redis-server, a coordinator silo and worker silos on loopback, killed (with their children) on dispose.</summary>
 internal sealed class BenchCluster : IAsyncDisposable
 {
-    private readonly List<Process> _processes = [];
+    private readonly List<BenchProcess> _processes = [];
     private readonly List<int> _workerHttp = [];
     private readonly string _folder = Directory.CreateTempSubdirectory("odiff-bench-").FullName;
     private readonly string _silo;
-    private readonly double _tileMs;
+    private readonly BenchClusterOptions _options;
     private readonly TextWriter _log;
     private readonly string _clusterId = $"bench-{Guid.NewGuid():N}"[..14];
     private int _redisPort;
     private int _coordinatorHttp;
+    private bool _keepLogs;
 
-    private BenchCluster(string silo, double tileMs, TextWriter log) => (_silo, _tileMs, _log) = (silo, tileMs, log);
+    private BenchCluster(string silo, BenchClusterOptions options, TextWriter log) => (_silo, _options, _log) = (silo, options, log);
+
+    /// <summary>Every process started so far, in start order (redis, coordinator, workers).</summary>
+    public IReadOnlyList<BenchProcess> Processes => _processes;
+
+    /// <summary>The folder with the processes' logs (and the silos' outputs).</summary>
+    public string Folder => _folder;
+
+    /// <summary>Keep the processes' logs (not the outputs) when disposing, for a failure's post-mortem.</summary>
+    public void KeepLogs() => _keepLogs = true;
 
     /// <summary>silos/OrleansDiffusion.Silo/bin/CONFIG/TFM/OrleansDiffusion.Silo.dll beside the checkout this odiff was built in.</summary>
     public static string? DefaultSilo()
@@ -137,9 +160,9 @@ internal sealed class BenchCluster : IAsyncDisposable
         return null;
     }
 
-    public static async Task<BenchCluster> StartAsync(string silo, double tileMs, TextWriter log, CancellationToken cancellation)
+    public static async Task<BenchCluster> StartAsync(string silo, BenchClusterOptions options, TextWriter log, CancellationToken cancellation)
     {
-        var cluster = new BenchCluster(silo, tileMs, log);
+        var cluster = new BenchCluster(silo, options, log);
         try
         {
             await cluster.StartCoreAsync(cancellation);
@@ -156,10 +179,10 @@ internal sealed class BenchCluster : IAsyncDisposable
     {
         var redis = FindExecutable("redis-server") ?? throw new InvalidOperationException("redis-server is not installed (apt-get install redis-server)");
         _redisPort = FreePort();
-        Start("redis", redis, ["--port", _redisPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _folder], null);
+        Start("redis", "redis", redis, ["--port", _redisPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _folder], null);
         await WaitAsync("redis-server", () => PingRedisAsync(_redisPort), cancellation);
         _coordinatorHttp = FreePort();
-        Start("coordinator", "dotnet", [_silo], SiloEnvironment("Coordinator", "bench-coordinator", _coordinatorHttp, FreePort()));
+        Start("coordinator", "coordinator", "dotnet", [_silo], SiloEnvironment("Coordinator", "bench-coordinator", _coordinatorHttp, FreePort()));
         await WaitAsync("the coordinator's /health/ready", () => ReadyAsync(_coordinatorHttp), cancellation);
         _log.WriteLine($"bench: redis on {_redisPort}, coordinator ready (cluster {_clusterId})");
     }
@@ -171,7 +194,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         while (_workerHttp.Count < count)
         {
             var http = FreePort();
-            Start($"worker {_workerHttp.Count}", "dotnet", [_silo],
+            Start($"worker {_workerHttp.Count}", "worker", "dotnet", [_silo],
                 SiloEnvironment("Worker", $"bench-worker-{_workerHttp.Count}", http, 0));
             _workerHttp.Add(http);
             started.Add(http);
@@ -179,12 +202,15 @@ internal sealed class BenchCluster : IAsyncDisposable
         foreach (var http in started) await WaitAsync($"worker :{http} /health/ready", () => ReadyAsync(http), cancellation);
     }
 
+    /// <summary>An SDK connection to the cluster (through Redis membership, as a user's client would connect).</summary>
+    public Task<DiffusionConnection> ConnectAsync(CancellationToken cancellation) => DiffusionConnection.ConnectAsync(
+        new DiffusionClientOptions { Redis = $"127.0.0.1:{_redisPort}", ClusterId = _clusterId, ServiceId = "odiff" },
+        TimeSpan.FromSeconds(60), cancellationToken: cancellation);
+
     /// <summary>Runs the job (again, after letting membership settle, if its tiles did not reach every worker).</summary>
     public async Task<BenchRun> RunAsync(JobSpec spec, int workers, CancellationToken cancellation)
     {
-        await using var connection = await DiffusionConnection.ConnectAsync(
-            new DiffusionClientOptions { Redis = $"127.0.0.1:{_redisPort}", ClusterId = _clusterId, ServiceId = "odiff" },
-            TimeSpan.FromSeconds(60), cancellationToken: cancellation);
+        await using var connection = await ConnectAsync(cancellation);
         BenchRun? run = null;
         for (var attempt = 0; attempt < 5; attempt++)
         {
@@ -221,28 +247,35 @@ internal sealed class BenchCluster : IAsyncDisposable
         return new BenchRun(stepSeconds, share, Math.Clamp(statistics.SyncSeconds / statistics.Seconds, 0, 1), statistics.Silos);
     }
 
-    private Dictionary<string, string> SiloEnvironment(string role, string name, int http, int gateway) => new()
+    private Dictionary<string, string> SiloEnvironment(string role, string name, int http, int gateway)
     {
-        ["OrleansDiffusion__Role"] = role,
-        ["OrleansDiffusion__Devices"] = "cpu",
-        ["OrleansDiffusion__Redis"] = $"127.0.0.1:{_redisPort}",
-        ["OrleansDiffusion__ClusterId"] = _clusterId,
-        ["OrleansDiffusion__ServiceId"] = "odiff",
-        ["OrleansDiffusion__SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-        ["OrleansDiffusion__GatewayPort"] = (gateway == 0 ? 0 : FreePort()).ToString(CultureInfo.InvariantCulture),
-        ["OrleansDiffusion__HttpPort"] = http.ToString(CultureInfo.InvariantCulture),
-        ["OrleansDiffusion__AdvertisedAddress"] = "127.0.0.1",
-        ["OrleansDiffusion__SiloName"] = name,
-        ["OrleansDiffusion__OutputDirectory"] = Path.Combine(_folder, "outputs"),
-        ["OrleansDiffusion__CheckpointEvery"] = "0",
-        ["OrleansDiffusion__IntraOpThreads"] = "1",
-        ["OrleansDiffusion__BenchmarkTileMilliseconds"] = role == "Worker" ? _tileMs.ToString(CultureInfo.InvariantCulture) : "0",
-        ["DOTNET_ENVIRONMENT"] = "Production",
-        ["ASPNETCORE_ENVIRONMENT"] = "Production",
-        ["Logging__LogLevel__Default"] = "Warning",
-    };
+        var environment = new Dictionary<string, string>
+        {
+            ["OrleansDiffusion__Role"] = role,
+            ["OrleansDiffusion__Devices"] = "cpu",
+            ["OrleansDiffusion__Redis"] = $"127.0.0.1:{_redisPort}",
+            ["OrleansDiffusion__ClusterId"] = _clusterId,
+            ["OrleansDiffusion__ServiceId"] = "odiff",
+            ["OrleansDiffusion__SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+            ["OrleansDiffusion__GatewayPort"] = (gateway == 0 ? 0 : FreePort()).ToString(CultureInfo.InvariantCulture),
+            ["OrleansDiffusion__HttpPort"] = http.ToString(CultureInfo.InvariantCulture),
+            ["OrleansDiffusion__AdvertisedAddress"] = "127.0.0.1",
+            ["OrleansDiffusion__SiloName"] = name,
+            ["OrleansDiffusion__OutputDirectory"] = Path.Combine(_folder, "outputs"),
+            ["OrleansDiffusion__CheckpointEvery"] = "0",
+            ["OrleansDiffusion__IntraOpThreads"] = "1",
+            ["DOTNET_ENVIRONMENT"] = "Production",
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        // The simulated denoiser only where asked for; otherwise workers run the job's own model.
+        if (role == "Worker" && _options.TileMilliseconds > 0)
+            environment["OrleansDiffusion__BenchmarkTileMilliseconds"] = _options.TileMilliseconds.ToString(CultureInfo.InvariantCulture);
+        if (_options.ModelsDirectory is { } models) environment["OrleansDiffusion__ModelsDirectory"] = models;
+        return environment;
+    }
 
-    private void Start(string name, string file, string[] arguments, Dictionary<string, string>? environment)
+    private void Start(string name, string role, string file, string[] arguments, Dictionary<string, string>? environment)
     {
         var info = new ProcessStartInfo(file)
         {
@@ -257,7 +290,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (logFile) logFile.WriteLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        _processes.Add(process);
+        _processes.Add(new BenchProcess(name, role, process));
     }
 
     private async Task WaitAsync(string what, Func<Task<bool>> condition, CancellationToken cancellation)
@@ -265,9 +298,16 @@ internal sealed class BenchCluster : IAsyncDisposable
         var clock = Stopwatch.StartNew();
         while (!await condition())
         {
-            if (_processes.FirstOrDefault(p => p.HasExited) is { } exited)
-                throw new InvalidOperationException($"a benchmark process exited (code {exited.ExitCode}) before {what}; logs in {_folder}");
-            if (clock.Elapsed > TimeSpan.FromMinutes(3)) throw new TimeoutException($"{what} not reached within 3 minutes; logs in {_folder}");
+            if (_processes.FirstOrDefault(p => p.Process.HasExited) is { } exited)
+            {
+                KeepLogs();
+                throw new InvalidOperationException($"{exited.Name} exited (code {exited.Process.ExitCode}) before {what}; logs in {_folder}");
+            }
+            if (clock.Elapsed > TimeSpan.FromMinutes(3))
+            {
+                KeepLogs();
+                throw new TimeoutException($"{what} not reached within 3 minutes; logs in {_folder}");
+            }
             await Task.Delay(250, cancellation);
         }
     }
@@ -320,7 +360,7 @@ internal sealed class BenchCluster : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
-        foreach (var process in Enumerable.Reverse(_processes))
+        foreach (var (_, _, process) in Enumerable.Reverse(_processes))
         {
             try
             {
@@ -337,7 +377,8 @@ internal sealed class BenchCluster : IAsyncDisposable
         }
         try
         {
-            Directory.Delete(_folder, recursive: true);
+            if (!_keepLogs) Directory.Delete(_folder, recursive: true);
+            else foreach (var folder in Directory.GetDirectories(_folder)) Directory.Delete(folder, recursive: true);
         }
         catch (IOException)
         {

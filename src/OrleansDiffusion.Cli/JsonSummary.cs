@@ -17,7 +17,8 @@ internal static class JsonSummary
             Path.GetFullPath(request.Output), spec.Width, spec.Height, statistics.Tiles, statistics.Silos, spec.Steps,
             spec.Sync.ToString().ToLowerInvariant(), spec.Seed, Math.Round(statistics.Seconds, 3), Math.Round(statistics.DenoiseSeconds, 3),
             Math.Round(statistics.SyncSeconds, 3), statistics.BytesPerStep, Math.Round(seamScore, 4),
-            spec.Scheduler.ToString().ToLowerInvariant(), spec.Tile, spec.Overlap, request.BitDepth, statistics.ForwardCallsPerStep);
+            spec.Scheduler.ToString().ToLowerInvariant(), spec.Tile, spec.Overlap, request.BitDepth, statistics.ForwardCallsPerStep,
+            statistics.BytesPerStepBound, Math.Round(statistics.DecodeSeconds, 3));
         if (texture is null) return JsonSerializer.Serialize(summary, Options);
         var json = JsonSerializer.SerializeToNode(summary, Options)!.AsObject();
         foreach (var (key, value) in texture) json[key] = value;
@@ -27,5 +28,6 @@ internal static class JsonSummary
     private sealed record Summary(
         string Output, int Width, int Height, int Tiles, int Silos, int Steps, string Sync, long Seed, double Seconds,
         double DenoiseSeconds, double SyncSeconds, long BytesPerStep, double SeamScore, string Scheduler, int Tile, int Overlap,
-        int BitDepth, [property: JsonPropertyName("forward_calls_per_step")] double ForwardCallsPerStep);
+        int BitDepth, [property: JsonPropertyName("forward_calls_per_step")] double ForwardCallsPerStep, long BytesPerStepBound,
+        double DecodeSeconds);
 }

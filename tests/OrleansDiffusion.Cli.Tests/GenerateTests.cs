@@ -27,6 +27,8 @@ public class GenerateTests
         foreach (var key in new[] { "seconds", "denoise_seconds", "sync_seconds", "bytes_per_step" })
             Assert.True(summary.GetProperty(key).GetDouble() > 0, key);
         Assert.True(summary.GetProperty("seconds").GetDouble() >= summary.GetProperty("denoise_seconds").GetDouble());
+        Assert.True(summary.GetProperty("bytes_per_step_bound").GetInt64() >= 0);
+        Assert.Equal(0, summary.GetProperty("decode_seconds").GetDouble()); // a pixel canvas has nothing to decode
 
         Assert.Equal((160, 128, 8), PngReader.ReadHeader(output));
         Assert.Equal(SeamScore.FromPng(output), summary.GetProperty("seam_score").GetDouble(), 3);

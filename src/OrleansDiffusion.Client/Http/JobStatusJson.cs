@@ -29,6 +29,12 @@ public sealed record JobStatusJson
     public double? SyncSeconds { get; init; }
     public long? BytesPerStep { get; init; }
     public double? ForwardCallsPerStep { get; init; }
+
+    /// <summary>The exchange's lower bound on <see cref="BytesPerStep"/> (0: nothing needs to move).</summary>
+    public long? BytesPerStepBound { get; init; }
+
+    /// <summary>Seconds turning the final canvas into pixels (the VAE decode; 0 in pixel space).</summary>
+    public double? DecodeSeconds { get; init; }
     public double? SeamScore { get; init; }
     public string? Output { get; init; }
     public long OutputBytes { get; init; }
@@ -69,6 +75,8 @@ public sealed record JobStatusJson
             SyncSeconds = s.Statistics is { } u ? Math.Round(u.SyncSeconds, 3) : null,
             BytesPerStep = s.Statistics?.BytesPerStep,
             ForwardCallsPerStep = s.Statistics?.ForwardCallsPerStep,
+            BytesPerStepBound = s.Statistics?.BytesPerStepBound,
+            DecodeSeconds = s.Statistics is { } d ? Math.Round(d.DecodeSeconds, 3) : null,
             SeamScore = s.State == JobState.Completed ? Math.Round(s.SeamScore, 4) : null,
             Output = s.OutputPath,
             OutputBytes = s.OutputBytes,
