@@ -194,6 +194,8 @@ internal static class BenchClusterJob
             statistics.Silos, Round(wallSeconds), Round(startupSeconds), Round(statistics.Seconds), Round(statistics.DenoiseSeconds),
             Round(statistics.SyncSeconds), Round(statistics.DecodeSeconds), Round(fetchSeconds), statistics.BytesPerStep, statistics.BytesPerStepBound,
             statistics.BytesPerStepBound > 0 ? Math.Round((double)statistics.BytesPerStep / statistics.BytesPerStepBound, 4) : null,
+            statistics.BandBytesPerStep,
+            statistics.BytesPerStepBound > 0 && statistics.BandBytesPerStep > 0 ? Math.Round((double)statistics.BandBytesPerStep / statistics.BytesPerStepBound, 4) : null,
             statistics.ForwardCallsPerStep, width, height, bytes, output is null ? null : Path.GetFullPath(output), jobId, processes);
     }
 
@@ -280,7 +282,7 @@ internal static class BenchClusterJob
         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  wall {r.WallSeconds:F1} s (engine {r.EngineSeconds:F1} s: denoise {r.DenoiseSeconds:F1} s, sync {r.SyncSeconds:F1} s; decode {r.DecodeSeconds:F1} s); fetch {r.FetchSeconds:F1} s; cluster start {r.StartupSeconds:F1} s"));
         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  bytes/step {r.BytesPerStep:N0}, bound {r.BytesPerStepBound:N0}, ratio {(r.BytesRatio is { } ratio ? ratio.ToString("F3", CultureInfo.InvariantCulture) : "n/a (no bound reported)")}"));
+            $"  bytes/step {r.BytesPerStep:N0}, bound {r.BytesPerStepBound:N0}, ratio {(r.BytesRatio is { } ratio ? ratio.ToString("F3", CultureInfo.InvariantCulture) : "n/a (no bound reported)")}; band-only steps {r.BandBytesPerStep:N0} ({(r.BandBytesRatio is { } band ? band.ToString("F3", CultureInfo.InvariantCulture) + "× the bound" : "none")})"));
         log.WriteLine("  peak RSS: " + string.Join(", ", r.Processes.Select(p => $"{p.Name} {MiB(p.PeakRssBytes)}")));
         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  image {r.ImageWidth}×{r.ImageHeight}, {r.OutputBytes:N0} bytes{(r.Output is null ? " (discarded)" : $" at {r.Output}")}"));
@@ -292,7 +294,7 @@ internal static class BenchClusterJob
     private sealed record BenchClusterResult(
         int Size, string Model, int Steps, int Workers, string Sync, int Tile, int Overlap, int Tiles, int Silos, double WallSeconds,
         double StartupSeconds, double EngineSeconds, double DenoiseSeconds, double SyncSeconds, double DecodeSeconds, double FetchSeconds,
-        long BytesPerStep, long BytesPerStepBound, double? BytesRatio, double ForwardCallsPerStep, int ImageWidth, int ImageHeight,
+        long BytesPerStep, long BytesPerStepBound, double? BytesRatio, long BandBytesPerStep, double? BandBytesRatio, double ForwardCallsPerStep, int ImageWidth, int ImageHeight,
         long OutputBytes, string? Output, string JobId, IReadOnlyList<ProcessResult> Processes);
 
     /// <param name="PeakRssBytes">the larger of the kernel's VmHWM and the largest VmRSS sampled every 500 ms.</param>

@@ -35,6 +35,9 @@ public sealed record JobStatusJson
 
     /// <summary>Seconds turning the final canvas into pixels (the VAE decode; 0 in pixel space).</summary>
     public double? DecodeSeconds { get; init; }
+
+    /// <summary>Bytes per step between full exchanges, when only bands travel (0: every step moved whole windows).</summary>
+    public long? BandBytesPerStep { get; init; }
     public double? SeamScore { get; init; }
     public string? Output { get; init; }
     public long OutputBytes { get; init; }
@@ -77,6 +80,7 @@ public sealed record JobStatusJson
             ForwardCallsPerStep = s.Statistics?.ForwardCallsPerStep,
             BytesPerStepBound = s.Statistics?.BytesPerStepBound,
             DecodeSeconds = s.Statistics is { } d ? Math.Round(d.DecodeSeconds, 3) : null,
+            BandBytesPerStep = s.Statistics?.BandBytesPerStep,
             SeamScore = s.State == JobState.Completed ? Math.Round(s.SeamScore, 4) : null,
             Output = s.OutputPath,
             OutputBytes = s.OutputBytes,

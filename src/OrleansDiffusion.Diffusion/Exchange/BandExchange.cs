@@ -69,8 +69,9 @@ public sealed record ExchangeBytes(long Up, long Down, long LowerBound, long Ful
 public sealed class BandExchange
 {
     private readonly TileBands[] _tiles;
-    private readonly Tensor _scatter;          // [Σ send] element of the grid-order stack each sent value lands on
-    private readonly Tensor _reply;            // [Σ (shared + context)] canvas cell of each replied value, tile order
+    // Coordinator side only, built on its first sync (tile processes never need them):
+    private readonly Lazy<Tensor> _scatter;    // [Σ send] element of the grid-order stack each sent value lands on
+    private readonly Lazy<Tensor> _reply;      // [Σ (shared + context)] canvas cell of each replied value, tile order
     private readonly ConcurrentDictionary<int, Lazy<Tensor>> _state = new(); // per tile [(h + 2c)(w + 2c)] into [own window | shared | context], built for the tiles a process hosts
     private readonly long[] _cells;            // token cells of a window (attention)
 
@@ -87,21 +88,17 @@ public sealed class BandExchange
         // Cells some tile reads as context outside its own window.
         var readAsContext = new bool[geometry.CanvasCells];
         var stamp = new int[geometry.CanvasCells];
-        var windows = new int[layout.Count][];
         for (var t = 0; t < layout.Count; t++)
         {
-            windows[t] = geometry.CropCells(t, 0);
-            Mark(windows[t], t);
+            Mark(geometry.CropCells(t, 0), t);
             foreach (var cell in geometry.CropCells(t, plan.Context))
                 if (stamp[cell] != t + 1) readAsContext[cell] = true;
         }
 
         _tiles = new TileBands[layout.Count];
-        var scatter = new List<int>();
-        var reply = new List<int>();
         for (var t = 0; t < layout.Count; t++)
         {
-            var window = windows[t];
+            var window = geometry.CropCells(t, 0);
             Mark(window, t);
             var send = new List<int>();
             var sharedCells = new List<int>();
@@ -119,13 +116,9 @@ public sealed class BandExchange
             foreach (var cell in geometry.CropCells(t, plan.Context))
                 if (stamp[cell] != t + 1 && contextIndex.Add(cell)) context.Add(cell);
             _tiles[t] = new TileBands(t, [.. send], [.. sharedCells], [.. sharedPositions], [.. context]);
-            var slot = geometry.TileToGrid[t];
-            scatter.AddRange(send.Select(p => slot * windowCells + p));
-            reply.AddRange(sharedCells);
-            reply.AddRange(context);
         }
-        _scatter = SyncGeometry.Index([.. scatter]).DetachFromDisposeScope();
-        _reply = SyncGeometry.Index([.. reply]).DetachFromDisposeScope();
+        _scatter = new Lazy<Tensor>(() => SyncGeometry.Index(ScatterCells()).DetachFromDisposeScope());
+        _reply = new Lazy<Tensor>(() => SyncGeometry.Index([.. _tiles.SelectMany(b => b.SharedCells.Concat(b.ContextCells))]).DetachFromDisposeScope());
         _cells = sync is AttentionSync attention ? attention.TokenCells(layout.TileHeight, layout.TileWidth) : [];
         var thumbnailCells = (long)((layout.TileHeight + Preview.Factor - 1) / Preview.Factor) * ((layout.TileWidth + Preview.Factor - 1) / Preview.Factor);
         Bytes = Count(plan, sync, _tiles, windowCells, cropWidth * (layout.TileHeight + 2 * plan.Context), _cells, thumbnailCells);
@@ -190,7 +183,7 @@ public sealed class BandExchange
         // The bands in a zero-filled stack [C, T, h, w] (grid order); the full-window math reads only cells it was sent.
         var bands = cat(byTile.Select(u => u.Bands).ToArray(), 1);
         var flat = zeros(channels, (long)layout.Count * geometry.WindowCells);
-        for (var c = 0; c < channels; c++) flat[c].index_copy_(0, _scatter, bands[c]);
+        for (var c = 0; c < channels; c++) flat[c].index_copy_(0, _scatter.Value, bands[c]);
         var stacked = flat.view(channels, layout.Count, layout.TileHeight, layout.TileWidth);
 
         Tensor canvas;
@@ -213,7 +206,7 @@ public sealed class BandExchange
 
         var cells = canvas.view(channels, -1);
         var rows = new Tensor[channels];
-        for (var c = 0; c < channels; c++) rows[c] = cells[c].index_select(0, _reply);
+        for (var c = 0; c < channels; c++) rows[c] = cells[c].index_select(0, _reply.Value);
         var replied = stack(rows);
         var replies = new BandReply[layout.Count];
         long offset = 0;
@@ -261,6 +254,13 @@ public sealed class BandExchange
         if (state.device_type != sources.device_type) state = state.to(sources.device);
         for (var c = 0; c < channels; c++) rows[c] = sources[c].index_select(0, state);
         return stack(rows).view(channels, height + 2 * Plan.Context, width + 2 * Plan.Context).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Where each tile's sent values land in the grid-order stack of windows.</summary>
+    private int[] ScatterCells()
+    {
+        var geometry = SyncGeometry.Of(Plan.Layout);
+        return [.. _tiles.SelectMany(b => b.SendPositions.Select(p => geometry.TileToGrid[b.Tile] * geometry.WindowCells + p))];
     }
 
     /// <summary>Where each cell of tile <paramref name="tile"/>'s next state comes from, in [own window | shared |
