@@ -8,13 +8,14 @@ namespace OrleansDiffusion.Diffusion.Denoisers;
 /// texture optimisation (Kwatra et al. 2005). Coarse to fine: at high noise the window is pooled ×4 (then ×2, then
 /// not at all, see <see cref="PatchSizeSchedule"/>) and its dilated patches are matched against the equally pooled
 /// exemplar, so one patch covers a brick course. Each pixel's patch is looked up in the whole bank (every exemplar
-/// position) through a k-means index over principal-component features, and the posterior is the single nearest
-/// patch (the zero-temperature limit, which commits to one patch instead of averaging toward the mean colour);
-/// x̂0 at a pixel is the mean of the sharp exemplar pixels that the nearest patches of its neighbours place on it.
+/// position) through a k-means tree over separable principal-component features, and the posterior is the single
+/// nearest patch (the zero-temperature limit, which commits to one patch instead of averaging toward the mean
+/// colour); x̂0 at a pixel is the mean of the sharp exemplar pixels that the nearest patches of its neighbours place on it.
 /// <para>
 /// Local and translation equivariant (stride-1 pooling, no padding: the halo supplies the border), so a window with
-/// its halo computes exactly what the whole canvas would. Each window is computed on its own with fixed-size steps,
-/// so its result does not depend on the other windows in the batch.
+/// its halo computes exactly what the whole canvas would. Every pixel's features, search and vote are float32
+/// arithmetic in one fixed order that depends on nothing but its neighbourhood, so the result is bit for bit the
+/// same whatever the window, its batch, the tiling or the thread count.
 /// </para>
 /// </summary>
 public sealed class ExemplarDenoiser : IDenoiser
@@ -34,8 +35,10 @@ public sealed class ExemplarDenoiser : IDenoiser
         if (height <= 2 * margin + 1 || width <= 2 * margin + 1)
             throw new ArgumentException($"exemplar must be larger than {2 * margin + 1}×{2 * margin + 1} pixels (the widest patch), got {width}×{height}", nameof(exemplar));
 
+        float[] pixels;
+        using (var planar = exemplar.to(ScalarType.Float32).contiguous()) pixels = planar.data<float>().ToArray();
         foreach (var geometry in _options.Schedule.Levels.Select(l => l.Geometry).Distinct())
-            _banks[geometry] = PatchBank.Build(exemplar, geometry, _options);
+            _banks[geometry] = PatchBank.Build(pixels, Channels, height, width, geometry, _options);
     }
 
     /// <summary>Names the exemplar in output metadata, e.g. "exemplar:marble".</summary>
@@ -52,85 +55,67 @@ public sealed class ExemplarDenoiser : IDenoiser
     {
         var geometry = _options.Schedule.At(context.AlphaBar);
         if (halo != geometry.Radius) throw new ArgumentException($"step {context.Step} needs a halo of {geometry.Radius}, got {halo}", nameof(halo));
+        if (input.dim() != 4 || input.shape[1] != Channels) throw new ArgumentException($"input must be [batch, {Channels}, height, width]", nameof(input));
         var bank = _banks[geometry];
-        var batch = (int)input.shape[0];
-        var outHeight = input.shape[2] - 2 * halo;
-        var outWidth = input.shape[3] - 2 * halo;
-        using var scope = NewDisposeScope();
-        var results = new Tensor[batch];
-        // Window by window: a window's result then never depends on which other windows share its batch, so
-        // in-process and cluster runs agree bit for bit.
+        var (batch, height, width) = ((int)input.shape[0], (int)input.shape[2], (int)input.shape[3]);
+        var (outHeight, outWidth) = (height - 2 * halo, width - 2 * halo);
+        float[] pixels;
+        using (var planar = input.to(ScalarType.Float32).contiguous()) pixels = planar.data<float>().ToArray();
+        // x_t / a ≈ x0 + noise: compared with clean exemplar patches (‖x‖² is common to all patches and drops out).
+        var scale = (float)(1 / Math.Sqrt(context.AlphaBar));
+        var window = Channels * height * width;
+        var result = new float[batch * Channels * outHeight * outWidth];
+        // Window by window, each on its own: its result never depends on which other windows share its batch.
         for (var b = 0; b < batch; b++)
         {
-            var nearest = Nearest(input.narrow(0, b, 1).to(ScalarType.Float64), bank, geometry, Math.Sqrt(context.AlphaBar));
-            results[b] = Vote(nearest, bank, geometry, outHeight, outWidth);
+            var features = bank.Features.Compute(pixels, b * window, height, width, scale);
+            var nearest = Nearest(features, bank.Index);
+            Vote(nearest, bank, outHeight, outWidth, result.AsSpan(b * Channels * outHeight * outWidth));
         }
-        return stack(results).MoveToOuterDisposeScope();
+        return tensor(result, [batch, Channels, outHeight, outWidth]);
     }
 
-    /// <summary>The bank index of each feature pixel's nearest patch: [h + 2·votes radius, w + 2·votes radius].</summary>
-    private Tensor Nearest(Tensor window, PatchBank bank, PatchGeometry geometry, double a)
+    /// <summary>The bank index of each feature pixel's nearest patch.</summary>
+    private static int[] Nearest(float[] features, PatchIndex index)
     {
-        using var scope = NewDisposeScope();
-        // x_t / a ≈ x0 + noise: compared with clean exemplar patches; ‖x‖² is common to all patches and drops out.
-        var features = nn.functional.conv2d(Blur(window, geometry), bank.Filters, dilation: [geometry.Dilation, geometry.Dilation]);
-        var (height, width) = (features.shape[2], features.shape[3]);
-        var queries = features.squeeze(0).reshape(features.shape[1], -1).t().contiguous().mul_(1 / a); // [P, d]
-        var pixels = queries.shape[0];
-        var chunk = _options.ChunkPixels;
-
-        var cluster = empty(pixels, ScalarType.Int64);
-        for (long start = 0; start < pixels; start += chunk)
+        var pixels = features.Length / PatchFeatures.Lanes;
+        var nearest = new int[pixels];
+        const int Chunk = 512;
+        Parallel.For(0, (pixels + Chunk - 1) / Chunk, chunk =>
         {
-            var length = Math.Min(chunk, pixels - start);
-            cluster.narrow(0, start, length).copy_(queries.narrow(0, start, length).mm(bank.Centroids).add_(bank.CentroidBias).argmax(1));
-        }
-
-        // Pixels grouped by cluster (a stable sort: the grouping, and so every block, is a function of the window alone).
-        var (sorted, order) = cluster.sort(stable: true);
-        var counts = bincount(sorted, minlength: bank.Clusters.Length).data<long>().ToArray();
-        var best = empty(pixels, ScalarType.Int64);
-        long offset = 0;
-        for (var c = 0; c < counts.Length; c++)
-        {
-            var members = bank.Clusters[c];
-            for (long start = 0; start < counts[c]; start += chunk)
-            {
-                using var inner = NewDisposeScope();
-                var rows = order.narrow(0, offset + start, Math.Min(chunk, counts[c] - start));
-                var scores = queries.index_select(0, rows).mm(members.Keys).add_(members.Bias);
-                best.index_copy_(0, rows, members.Members.index_select(0, scores.argmax(1)));
-            }
-            offset += counts[c];
-        }
-        return best.reshape(height, width).MoveToOuterDisposeScope();
+            var end = Math.Min(pixels, (chunk + 1) * Chunk);
+            for (var p = chunk * Chunk; p < end; p++) nearest[p] = index.Nearest(features.AsSpan(p * PatchFeatures.Lanes, PatchFeatures.Lanes));
+        });
+        return nearest;
     }
 
     /// <summary>x̂0 [C, h, w]: per pixel, the mean of what the nearest patches of the vote taps around it put there.</summary>
-    private Tensor Vote(Tensor nearest, PatchBank bank, PatchGeometry geometry, long height, long width)
+    private void Vote(int[] nearest, PatchBank bank, int height, int width, Span<float> target)
     {
-        using var scope = NewDisposeScope();
-        var votes = geometry.Votes;
-        var s = geometry.Dilation;
-        var sum = zeros(height * width, Channels);
-        for (var t = 0; t < votes * votes; t++)
+        var geometry = bank.Geometry;
+        var (votes, s, channels) = (geometry.Votes, geometry.Dilation, Channels);
+        var nearestWidth = width + (votes - 1) * s;
+        var sums = new float[height * width * channels];
+        Parallel.For(0, height, y =>
         {
-            var (u, v) = (t / votes, t % votes);
-            var indices = nearest.narrow(0, u * s, height).narrow(1, v * s, width).reshape(-1);
-            sum.add_(bank.Votes[t].index_select(0, indices));
-        }
-        return sum.div_(votes * votes).t().reshape(Channels, height, width).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Average pool of width 2·radius + 1 at stride 1 without padding (the halo supplies the border).</summary>
-    internal static Tensor Blur(Tensor batch, PatchGeometry geometry)
-    {
-        var width = 2 * geometry.BlurRadius + 1;
-        return width == 1 ? batch.alias() : nn.functional.avg_pool2d(batch, [width, width], [1, 1]);
+            for (var t = 0; t < votes * votes; t++)
+            {
+                var (u, v) = (t / votes, t % votes);
+                var tap = bank.Votes[t];
+                var row = (y + u * s) * nearestWidth + v * s;
+                for (var x = 0; x < width; x++)
+                {
+                    var source = nearest[row + x] * channels;
+                    for (var c = 0; c < channels; c++) sums[(y * width + x) * channels + c] += tap[source + c];
+                }
+            }
+        });
+        var mean = 1f / (votes * votes);
+        for (var c = 0; c < channels; c++)
+            for (var i = 0; i < height * width; i++) target[c * height * width + i] = sums[i * channels + c] * mean;
     }
 
     public void Dispose()
     {
-        foreach (var bank in _banks.Values) bank.Dispose();
     }
 }
