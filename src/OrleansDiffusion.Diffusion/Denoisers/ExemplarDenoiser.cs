@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using OrleansDiffusion.Diffusion.Schedulers;
 using static TorchSharp.torch;
 
@@ -37,8 +38,11 @@ public sealed class ExemplarDenoiser : IDenoiser
 
         float[] pixels;
         using (var planar = exemplar.to(ScalarType.Float32).contiguous()) pixels = planar.data<float>().ToArray();
-        foreach (var geometry in _options.Schedule.Levels.Select(l => l.Geometry).Distinct())
-            _banks[geometry] = PatchBank.Build(pixels, Channels, height, width, geometry, _options);
+        // The banks are independent (each seeds its own index), so they are built side by side.
+        var geometries = _options.Schedule.Levels.Select(l => l.Geometry).Distinct().ToArray();
+        var banks = new PatchBank[geometries.Length];
+        Parallel.For(0, geometries.Length, i => banks[i] = PatchBank.Build(pixels, Channels, height, width, geometries[i], _options));
+        for (var i = 0; i < geometries.Length; i++) _banks[geometries[i]] = banks[i];
     }
 
     /// <summary>Names the exemplar in output metadata, e.g. "exemplar:marble".</summary>
@@ -81,7 +85,7 @@ public sealed class ExemplarDenoiser : IDenoiser
         var pixels = features.Length / PatchFeatures.Lanes;
         var nearest = new int[pixels];
         const int Chunk = 512;
-        Parallel.For(0, (pixels + Chunk - 1) / Chunk, chunk =>
+        Parallel.For(0, (pixels + Chunk - 1) / Chunk, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (chunk) =>
         {
             var end = Math.Min(pixels, (chunk + 1) * Chunk);
             for (var p = chunk * Chunk; p < end; p++) nearest[p] = index.Nearest(features.AsSpan(p * PatchFeatures.Lanes, PatchFeatures.Lanes));
@@ -96,7 +100,7 @@ public sealed class ExemplarDenoiser : IDenoiser
         var (votes, s, channels) = (geometry.Votes, geometry.Dilation, Channels);
         var nearestWidth = width + (votes - 1) * s;
         var sums = new float[height * width * channels];
-        Parallel.For(0, height, y =>
+        Parallel.For(0, height, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (y) =>
         {
             for (var t = 0; t < votes * votes; t++)
             {

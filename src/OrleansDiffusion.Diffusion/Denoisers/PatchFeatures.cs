@@ -100,7 +100,7 @@ internal sealed class PatchFeatures
             return result;
         }
         var horizontal = new float[channels * height * ow];
-        Parallel.For(0, channels * height, row =>
+        Parallel.For(0, channels * height, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (row) =>
         {
             var source = image.AsSpan(offset + row * width, width);
             var target = horizontal.AsSpan(row * ow, ow);
@@ -118,7 +118,7 @@ internal sealed class PatchFeatures
                 target[x] = sum;
             }
         });
-        Parallel.For(0, channels * oh, row =>
+        Parallel.For(0, channels * oh, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (row) =>
         {
             var (c, y) = (row / oh, row % oh);
             var source = horizontal.AsSpan((c * height + y) * ow);
@@ -149,17 +149,21 @@ internal sealed class PatchFeatures
         var result = new float[height * outWidth * Lanes];
         var channels = Channels;
         var basis = _rowBasis;
-        Parallel.For(0, height, y =>
+        var pixels = pooled;
+        Parallel.For(0, height, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (y) =>
         {
             ref var weights = ref MemoryMarshal.GetArrayDataReference(basis);
             for (var x = 0; x < outWidth; x++)
             {
+                // Per channel a chain over the taps, then the channels in order (independent chains overlap).
                 var sum = Vector256<float>.Zero;
                 for (var c = 0; c < channels; c++)
                 {
-                    var row = (c * height + y) * width + x;
-                    for (var v = 0; v < k; v++)
-                        sum += Vector256.Create(pooled[row + v * s]) * Vector256.LoadUnsafe(ref weights, (nuint)((c * k + v) * Lanes));
+                    ref var row = ref pixels[(c * height + y) * width + x];
+                    var part = Vector256.Create(row) * Vector256.LoadUnsafe(ref weights, (nuint)(c * k * Lanes));
+                    for (var v = 1; v < k; v++)
+                        part += Vector256.Create(Unsafe.Add(ref row, v * s)) * Vector256.LoadUnsafe(ref weights, (nuint)((c * k + v) * Lanes));
+                    sum += part;
                 }
                 sum.StoreUnsafe(ref result[(y * outWidth + x) * Lanes]);
             }
@@ -174,18 +178,27 @@ internal sealed class PatchFeatures
         var outHeight = height - (k - 1) * s;
         var result = new float[outHeight * width * Lanes];
         var basis = _columnBasis;
-        Parallel.For(0, outHeight, y =>
+        Parallel.For(0, outHeight, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (y) =>
         {
             ref var weights = ref MemoryMarshal.GetArrayDataReference(basis);
             ref var strips = ref MemoryMarshal.GetArrayDataReference(rows);
             for (var x = 0; x < width; x++)
             {
+                // Per strip a fixed pairwise sum of its eight products, then the strips in order.
                 var sum = Vector256<float>.Zero;
                 for (var u = 0; u < k; u++)
                 {
                     ref var strip = ref Unsafe.Add(ref strips, ((y + u * s) * width + x) * Lanes);
-                    for (var m = 0; m < Lanes; m++)
-                        sum += Vector256.Create(Unsafe.Add(ref strip, m)) * Vector256.LoadUnsafe(ref weights, (nuint)((u * Lanes + m) * Lanes));
+                    var w = (nuint)(u * Lanes * Lanes);
+                    var p01 = Vector256.Create(strip) * Vector256.LoadUnsafe(ref weights, w)
+                        + Vector256.Create(Unsafe.Add(ref strip, 1)) * Vector256.LoadUnsafe(ref weights, w + Lanes);
+                    var p23 = Vector256.Create(Unsafe.Add(ref strip, 2)) * Vector256.LoadUnsafe(ref weights, w + 2 * Lanes)
+                        + Vector256.Create(Unsafe.Add(ref strip, 3)) * Vector256.LoadUnsafe(ref weights, w + 3 * Lanes);
+                    var p45 = Vector256.Create(Unsafe.Add(ref strip, 4)) * Vector256.LoadUnsafe(ref weights, w + 4 * Lanes)
+                        + Vector256.Create(Unsafe.Add(ref strip, 5)) * Vector256.LoadUnsafe(ref weights, w + 5 * Lanes);
+                    var p67 = Vector256.Create(Unsafe.Add(ref strip, 6)) * Vector256.LoadUnsafe(ref weights, w + 6 * Lanes)
+                        + Vector256.Create(Unsafe.Add(ref strip, 7)) * Vector256.LoadUnsafe(ref weights, w + 7 * Lanes);
+                    sum += (p01 + p23) + (p45 + p67);
                 }
                 sum.StoreUnsafe(ref result[(y * width + x) * Lanes]);
             }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -45,7 +46,7 @@ internal sealed class PatchIndex
     public static PatchIndex Build(float[] keys, int? leaves, int seed)
     {
         var n = keys.Length / Lanes;
-        var leafCount = Math.Clamp(leaves ?? (int)Math.Round(n / 48.0), 1, n);
+        var leafCount = Math.Clamp(leaves ?? (int)Math.Round(n / 24.0), 1, n);
         var topCount = Math.Clamp((int)Math.Ceiling(Math.Sqrt(leafCount)), 1, n);
         var random = new Random(seed);
         var all = Enumerable.Range(0, n).ToArray();
@@ -71,6 +72,7 @@ internal sealed class PatchIndex
     }
 
     /// <summary>The bank index of the patch nearest to <paramref name="query"/> (8 floats) among those searched.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Nearest(ReadOnlySpan<float> query)
     {
         Span<Vector256<float>> q = stackalloc Vector256<float>[Lanes];
@@ -82,6 +84,7 @@ internal sealed class PatchIndex
     }
 
     /// <summary>The candidate maximising q·key + bias (−‖key‖²/2: the nearest); the lowest one among equals.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Best(Level level, ReadOnlySpan<Vector256<float>> q)
     {
         ref var blocks = ref MemoryMarshal.GetArrayDataReference(level.Blocks);
@@ -91,8 +94,12 @@ internal sealed class PatchIndex
         for (var b = 0; b < blockCount; b++)
         {
             var offset = (nuint)(b * BlockFloats);
-            var score = Vector256.LoadUnsafe(ref blocks, offset + Lanes * Lanes);
-            for (var j = 0; j < Lanes; j++) score += q[j] * Vector256.LoadUnsafe(ref blocks, offset + (nuint)(j * Lanes));
+            // A fixed pairwise order (short dependency chains): ((q0k0 + q1k1) + (q2k2 + q3k3)) + (… + bias).
+            var s01 = q[0] * Vector256.LoadUnsafe(ref blocks, offset) + q[1] * Vector256.LoadUnsafe(ref blocks, offset + Lanes);
+            var s23 = q[2] * Vector256.LoadUnsafe(ref blocks, offset + 2 * Lanes) + q[3] * Vector256.LoadUnsafe(ref blocks, offset + 3 * Lanes);
+            var s45 = q[4] * Vector256.LoadUnsafe(ref blocks, offset + 4 * Lanes) + q[5] * Vector256.LoadUnsafe(ref blocks, offset + 5 * Lanes);
+            var s67 = q[6] * Vector256.LoadUnsafe(ref blocks, offset + 6 * Lanes) + q[7] * Vector256.LoadUnsafe(ref blocks, offset + 7 * Lanes);
+            var score = (s01 + s23) + (s45 + (s67 + Vector256.LoadUnsafe(ref blocks, offset + Lanes * Lanes)));
             var better = Vector256.GreaterThan(score, bestScore);
             bestScore = Vector256.ConditionalSelect(better, score, bestScore);
             bestBlock = Vector256.ConditionalSelect(better.AsInt32(), Vector256.Create(b), bestBlock);
