@@ -23,6 +23,7 @@ public sealed class ExemplarDenoiser : IDenoiser
 {
     private readonly ExemplarDenoiserOptions _options;
     private readonly Dictionary<PatchGeometry, PatchBank> _banks = [];
+    private readonly int _side;
 
     public ExemplarDenoiser(Tensor exemplar, ExemplarDenoiserOptions? options = null, string name = "exemplar")
     {
@@ -32,18 +33,28 @@ public sealed class ExemplarDenoiser : IDenoiser
         Channels = (int)exemplar.shape[0];
         var height = (int)exemplar.shape[1];
         var width = (int)exemplar.shape[2];
-        var margin = _options.Schedule.LargestRadius;
+        _side = Math.Min(height, width);
+        var margin = _options.Schedule.For(_side).Max(l => l.Geometry.Radius);
         if (height <= 2 * margin + 1 || width <= 2 * margin + 1)
             throw new ArgumentException($"exemplar must be larger than {2 * margin + 1}×{2 * margin + 1} pixels (the widest patch), got {width}×{height}", nameof(exemplar));
 
         float[] pixels;
         using (var planar = exemplar.to(ScalarType.Float32).contiguous()) pixels = planar.data<float>().ToArray();
+        // A periodic exemplar (every procedural texture) is wrapped around by the widest patch, so every one of its
+        // positions is a patch at every level; another image gives only the patches that lie wholly inside it.
+        Periodic = IsPeriodic(pixels, Channels, height, width);
+        var pad = Periodic ? margin : 0;
+        var source = Periodic ? Wrap(pixels, Channels, height, width, pad) : pixels;
         // The banks are independent (each seeds its own index), so they are built side by side.
-        var geometries = _options.Schedule.Levels.Select(l => l.Geometry).Distinct().ToArray();
+        var geometries = _options.Schedule.For(_side).Select(l => l.Geometry).Distinct().ToArray();
         var banks = new PatchBank[geometries.Length];
-        Parallel.For(0, geometries.Length, i => banks[i] = PatchBank.Build(pixels, Channels, height, width, geometries[i], _options));
+        Parallel.For(0, geometries.Length, i => banks[i] = PatchBank.Build(
+            source, Channels, height + 2 * pad, width + 2 * pad, Math.Max(pad, geometries[i].Radius), geometries[i], _options));
         for (var i = 0; i < geometries.Length; i++) _banks[geometries[i]] = banks[i];
     }
+
+    /// <summary>Whether the exemplar repeats seamlessly (its bank then wraps around it).</summary>
+    public bool Periodic { get; }
 
     /// <summary>Names the exemplar in output metadata, e.g. "exemplar:marble".</summary>
     public string Name { get; }
@@ -51,13 +62,14 @@ public sealed class ExemplarDenoiser : IDenoiser
     public int Channels { get; }
     public PredictionType Prediction => PredictionType.Sample;
 
-    public int Halo(DenoiseContext context) => _options.Schedule.At(context.AlphaBar).Radius;
+    public int Halo(DenoiseContext context) => _options.Schedule.At(context.AlphaBar, _side).Radius;
 
+    /// <summary>The schedule's widest halo (plans are made with it before the exemplar is loaded).</summary>
     public int MaxHalo => _options.Schedule.LargestRadius;
 
     public Tensor Predict(Tensor input, int halo, DenoiseContext context)
     {
-        var geometry = _options.Schedule.At(context.AlphaBar);
+        var geometry = _options.Schedule.At(context.AlphaBar, _side);
         if (halo != geometry.Radius) throw new ArgumentException($"step {context.Step} needs a halo of {geometry.Radius}, got {halo}", nameof(halo));
         if (input.dim() != 4 || input.shape[1] != Channels) throw new ArgumentException($"input must be [batch, {Channels}, height, width]", nameof(input));
         var bank = _banks[geometry];
@@ -117,6 +129,43 @@ public sealed class ExemplarDenoiser : IDenoiser
         var mean = 1f / (votes * votes);
         for (var c = 0; c < channels; c++)
             for (var i = 0; i < height * width; i++) target[c * height * width + i] = sums[i * channels + c] * mean;
+    }
+
+    /// <summary>
+    /// Seamless both ways: the mean step across each wrap (last row or column to the first) is at most twice the mean
+    /// step between neighbours inside. A photo's opposite borders differ far more than neighbouring pixels do.
+    /// </summary>
+    internal static bool IsPeriodic(float[] pixels, int channels, int height, int width)
+    {
+        double inside = 0, across = 0, wrapRows = 0, wrapColumns = 0;
+        for (var c = 0; c < channels; c++)
+            for (var y = 0; y < height; y++)
+            {
+                var row = (c * height + y) * width;
+                var below = (c * height + (y + 1) % height) * width;
+                for (var x = 0; x < width; x++)
+                {
+                    var right = Math.Abs(pixels[row + (x + 1) % width] - pixels[row + x]);
+                    var down = Math.Abs(pixels[below + x] - pixels[row + x]);
+                    if (x == width - 1) wrapColumns += right; else inside += right;
+                    if (y == height - 1) wrapRows += down; else across += down;
+                }
+            }
+        var stepX = inside / (channels * height * (width - 1.0));
+        var stepY = across / (channels * width * (height - 1.0));
+        return wrapColumns / (channels * height) <= 2 * stepX + 1e-6 && wrapRows / (channels * width) <= 2 * stepY + 1e-6;
+    }
+
+    /// <summary>The image extended by <paramref name="pad"/> on every side with its own wrapped-around pixels.</summary>
+    private static float[] Wrap(float[] pixels, int channels, int height, int width, int pad)
+    {
+        var (h, w) = (height + 2 * pad, width + 2 * pad);
+        var result = new float[channels * h * w];
+        for (var c = 0; c < channels; c++)
+            for (var y = 0; y < h; y++)
+                for (var x = 0; x < w; x++)
+                    result[(c * h + y) * w + x] = pixels[(c * height + ((y - pad) % height + height) % height) * width + ((x - pad) % width + width) % width];
+        return result;
     }
 
     public void Dispose()

@@ -25,13 +25,16 @@ internal sealed class PatchBank
     public PatchGeometry Geometry => Features.Geometry;
 
     /// <param name="exemplar">[C, height, width] planar float32.</param>
-    public static PatchBank Build(float[] exemplar, int channels, int height, int width, PatchGeometry geometry, ExemplarDenoiserOptions options)
+    /// <param name="margin">patch centres keep this far from the border: at least the geometry's radius (a wrapped
+    /// exemplar passes its padding, so that its centres cover the original image once).</param>
+    public static PatchBank Build(float[] exemplar, int channels, int height, int width, int margin, PatchGeometry geometry, ExemplarDenoiserOptions options)
     {
         var features = PatchFeatures.Fit(exemplar, channels, height, width, geometry);
         var all = features.Compute(exemplar, 0, height, width, 1f);
         var (radius, featureRadius, s) = (geometry.Radius, geometry.FeatureRadius, geometry.Dilation);
         var featureWidth = width - 2 * featureRadius;
-        var positions = Positions(height, width, radius, options.PatchCount, options.BankSeed);
+        if (margin < radius) throw new ArgumentOutOfRangeException(nameof(margin), $"must be at least the patch radius {radius}");
+        var positions = Positions(height, width, margin, options.PatchCount, options.BankSeed);
         var count = positions.Length;
 
         var keys = new float[count * PatchFeatures.Lanes];
