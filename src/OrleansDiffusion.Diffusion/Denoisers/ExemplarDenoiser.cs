@@ -75,20 +75,23 @@ public sealed class ExemplarDenoiser : IDenoiser
         var bank = _banks[geometry];
         var (batch, height, width) = ((int)input.shape[0], (int)input.shape[2], (int)input.shape[3]);
         var (outHeight, outWidth) = (height - 2 * halo, width - 2 * halo);
-        float[] pixels;
-        using (var planar = input.to(ScalarType.Float32).contiguous()) pixels = planar.data<float>().ToArray();
         // x_t / a ≈ x0 + noise: compared with clean exemplar patches (‖x‖² is common to all patches and drops out).
         var scale = (float)(1 / Math.Sqrt(context.AlphaBar));
-        var window = Channels * height * width;
-        var result = new float[batch * Channels * outHeight * outWidth];
-        // Window by window, each on its own: its result never depends on which other windows share its batch.
+        using var scope = NewDisposeScope();
+        var results = new Tensor[batch];
+        // Window by window, each on its own: its result never depends on which other windows share its batch, and the
+        // working memory is that of one window whatever the batch (a 2048² canvas is 49 windows in one call).
         for (var b = 0; b < batch; b++)
         {
-            var features = bank.Features.Compute(pixels, b * window, height, width, scale);
+            float[] pixels;
+            using (var planar = input[b].to(ScalarType.Float32).contiguous()) pixels = planar.data<float>().ToArray();
+            var features = bank.Features.Compute(pixels, 0, height, width, scale);
             var nearest = Nearest(features, bank.Index);
-            Vote(nearest, bank, outHeight, outWidth, result.AsSpan(b * Channels * outHeight * outWidth));
+            var result = new float[Channels * outHeight * outWidth];
+            Vote(nearest, bank, outHeight, outWidth, result);
+            results[b] = tensor(result, [Channels, outHeight, outWidth]);
         }
-        return tensor(result, [batch, Channels, outHeight, outWidth]);
+        return stack(results).MoveToOuterDisposeScope();
     }
 
     /// <summary>The bank index of each feature pixel's nearest patch.</summary>
