@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using OrleansDiffusion.Diffusion.Schedulers;
 using static TorchSharp.torch;
 
@@ -8,19 +9,21 @@ namespace OrleansDiffusion.Diffusion.Denoisers;
 /// texture optimisation (Kwatra et al. 2005). Coarse to fine: at high noise the window is pooled ×4 (then ×2, then
 /// not at all, see <see cref="PatchSizeSchedule"/>) and its dilated patches are matched against the equally pooled
 /// exemplar, so one patch covers a brick course. Each pixel's patch is looked up in the whole bank (every exemplar
-/// position) through a k-means index over principal-component features, and the posterior is the single nearest
-/// patch (the zero-temperature limit, which commits to one patch instead of averaging toward the mean colour);
-/// x̂0 at a pixel is the mean of the sharp exemplar pixels that the nearest patches of its neighbours place on it.
+/// position) through a k-means tree over separable principal-component features, and the posterior is the single
+/// nearest patch (the zero-temperature limit, which commits to one patch instead of averaging toward the mean
+/// colour); x̂0 at a pixel is the mean of the sharp exemplar pixels that the nearest patches of its neighbours place on it.
 /// <para>
 /// Local and translation equivariant (stride-1 pooling, no padding: the halo supplies the border), so a window with
-/// its halo computes exactly what the whole canvas would. Each window is computed on its own with fixed-size steps,
-/// so its result does not depend on the other windows in the batch.
+/// its halo computes exactly what the whole canvas would. Every pixel's features, search and vote are float32
+/// arithmetic in one fixed order that depends on nothing but its neighbourhood, so the result is bit for bit the
+/// same whatever the window, its batch, the tiling or the thread count.
 /// </para>
 /// </summary>
 public sealed class ExemplarDenoiser : IDenoiser
 {
     private readonly ExemplarDenoiserOptions _options;
     private readonly Dictionary<PatchGeometry, PatchBank> _banks = [];
+    private readonly int _side;
 
     public ExemplarDenoiser(Tensor exemplar, ExemplarDenoiserOptions? options = null, string name = "exemplar")
     {
@@ -30,13 +33,28 @@ public sealed class ExemplarDenoiser : IDenoiser
         Channels = (int)exemplar.shape[0];
         var height = (int)exemplar.shape[1];
         var width = (int)exemplar.shape[2];
-        var margin = _options.Schedule.LargestRadius;
+        _side = Math.Min(height, width);
+        var margin = _options.Schedule.For(_side).Max(l => l.Geometry.Radius);
         if (height <= 2 * margin + 1 || width <= 2 * margin + 1)
             throw new ArgumentException($"exemplar must be larger than {2 * margin + 1}×{2 * margin + 1} pixels (the widest patch), got {width}×{height}", nameof(exemplar));
 
-        foreach (var geometry in _options.Schedule.Levels.Select(l => l.Geometry).Distinct())
-            _banks[geometry] = PatchBank.Build(exemplar, geometry, _options);
+        float[] pixels;
+        using (var planar = exemplar.to(ScalarType.Float32).contiguous()) pixels = planar.data<float>().ToArray();
+        // A periodic exemplar (every procedural texture) is wrapped around by the widest patch, so every one of its
+        // positions is a patch at every level; another image gives only the patches that lie wholly inside it.
+        Periodic = IsPeriodic(pixels, Channels, height, width);
+        var pad = Periodic ? margin : 0;
+        var source = Periodic ? Wrap(pixels, Channels, height, width, pad) : pixels;
+        // The banks are independent (each seeds its own index), so they are built side by side.
+        var geometries = _options.Schedule.For(_side).Select(l => l.Geometry).Distinct().ToArray();
+        var banks = new PatchBank[geometries.Length];
+        Parallel.For(0, geometries.Length, i => banks[i] = PatchBank.Build(
+            source, Channels, height + 2 * pad, width + 2 * pad, Math.Max(pad, geometries[i].Radius), geometries[i], _options));
+        for (var i = 0; i < geometries.Length; i++) _banks[geometries[i]] = banks[i];
     }
+
+    /// <summary>Whether the exemplar repeats seamlessly (its bank then wraps around it).</summary>
+    public bool Periodic { get; }
 
     /// <summary>Names the exemplar in output metadata, e.g. "exemplar:marble".</summary>
     public string Name { get; }
@@ -44,93 +62,116 @@ public sealed class ExemplarDenoiser : IDenoiser
     public int Channels { get; }
     public PredictionType Prediction => PredictionType.Sample;
 
-    public int Halo(DenoiseContext context) => _options.Schedule.At(context.AlphaBar).Radius;
+    public int Halo(DenoiseContext context) => _options.Schedule.At(context.AlphaBar, _side).Radius;
 
+    /// <summary>The schedule's widest halo (plans are made with it before the exemplar is loaded).</summary>
     public int MaxHalo => _options.Schedule.LargestRadius;
 
     public Tensor Predict(Tensor input, int halo, DenoiseContext context)
     {
-        var geometry = _options.Schedule.At(context.AlphaBar);
+        var geometry = _options.Schedule.At(context.AlphaBar, _side);
         if (halo != geometry.Radius) throw new ArgumentException($"step {context.Step} needs a halo of {geometry.Radius}, got {halo}", nameof(halo));
+        if (input.dim() != 4 || input.shape[1] != Channels) throw new ArgumentException($"input must be [batch, {Channels}, height, width]", nameof(input));
         var bank = _banks[geometry];
-        var batch = (int)input.shape[0];
-        var outHeight = input.shape[2] - 2 * halo;
-        var outWidth = input.shape[3] - 2 * halo;
+        var (batch, height, width) = ((int)input.shape[0], (int)input.shape[2], (int)input.shape[3]);
+        var (outHeight, outWidth) = (height - 2 * halo, width - 2 * halo);
+        // x_t / a ≈ x0 + noise: compared with clean exemplar patches (‖x‖² is common to all patches and drops out).
+        var scale = (float)(1 / Math.Sqrt(context.AlphaBar));
         using var scope = NewDisposeScope();
         var results = new Tensor[batch];
-        // Window by window: a window's result then never depends on which other windows share its batch, so
-        // in-process and cluster runs agree bit for bit.
+        // Window by window, each on its own: its result never depends on which other windows share its batch, and the
+        // working memory is that of one window whatever the batch (a 2048² canvas is 49 windows in one call).
         for (var b = 0; b < batch; b++)
         {
-            var nearest = Nearest(input.narrow(0, b, 1).to(ScalarType.Float64), bank, geometry, Math.Sqrt(context.AlphaBar));
-            results[b] = Vote(nearest, bank, geometry, outHeight, outWidth);
+            float[] pixels;
+            using (var planar = input[b].to(ScalarType.Float32).contiguous()) pixels = planar.data<float>().ToArray();
+            var features = bank.Features.Compute(pixels, 0, height, width, scale);
+            var nearest = Nearest(features, bank.Index);
+            var result = new float[Channels * outHeight * outWidth];
+            Vote(nearest, bank, outHeight, outWidth, result);
+            results[b] = tensor(result, [Channels, outHeight, outWidth]);
         }
         return stack(results).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The bank index of each feature pixel's nearest patch: [h + 2·votes radius, w + 2·votes radius].</summary>
-    private Tensor Nearest(Tensor window, PatchBank bank, PatchGeometry geometry, double a)
+    /// <summary>The bank index of each feature pixel's nearest patch.</summary>
+    private static int[] Nearest(float[] features, PatchIndex index)
     {
-        using var scope = NewDisposeScope();
-        // x_t / a ≈ x0 + noise: compared with clean exemplar patches; ‖x‖² is common to all patches and drops out.
-        var features = nn.functional.conv2d(Blur(window, geometry), bank.Filters, dilation: [geometry.Dilation, geometry.Dilation]);
-        var (height, width) = (features.shape[2], features.shape[3]);
-        var queries = features.squeeze(0).reshape(features.shape[1], -1).t().contiguous().mul_(1 / a); // [P, d]
-        var pixels = queries.shape[0];
-        var chunk = _options.ChunkPixels;
-
-        var cluster = empty(pixels, ScalarType.Int64);
-        for (long start = 0; start < pixels; start += chunk)
+        var pixels = features.Length / PatchFeatures.Lanes;
+        var nearest = new int[pixels];
+        const int Chunk = 512;
+        Parallel.For(0, (pixels + Chunk - 1) / Chunk, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (chunk) =>
         {
-            var length = Math.Min(chunk, pixels - start);
-            cluster.narrow(0, start, length).copy_(queries.narrow(0, start, length).mm(bank.Centroids).add_(bank.CentroidBias).argmax(1));
-        }
-
-        // Pixels grouped by cluster (a stable sort: the grouping, and so every block, is a function of the window alone).
-        var (sorted, order) = cluster.sort(stable: true);
-        var counts = bincount(sorted, minlength: bank.Clusters.Length).data<long>().ToArray();
-        var best = empty(pixels, ScalarType.Int64);
-        long offset = 0;
-        for (var c = 0; c < counts.Length; c++)
-        {
-            var members = bank.Clusters[c];
-            for (long start = 0; start < counts[c]; start += chunk)
-            {
-                using var inner = NewDisposeScope();
-                var rows = order.narrow(0, offset + start, Math.Min(chunk, counts[c] - start));
-                var scores = queries.index_select(0, rows).mm(members.Keys).add_(members.Bias);
-                best.index_copy_(0, rows, members.Members.index_select(0, scores.argmax(1)));
-            }
-            offset += counts[c];
-        }
-        return best.reshape(height, width).MoveToOuterDisposeScope();
+            var end = Math.Min(pixels, (chunk + 1) * Chunk);
+            for (var p = chunk * Chunk; p < end; p++) nearest[p] = index.Nearest(features.AsSpan(p * PatchFeatures.Lanes, PatchFeatures.Lanes));
+        });
+        return nearest;
     }
 
     /// <summary>x̂0 [C, h, w]: per pixel, the mean of what the nearest patches of the vote taps around it put there.</summary>
-    private Tensor Vote(Tensor nearest, PatchBank bank, PatchGeometry geometry, long height, long width)
+    private void Vote(int[] nearest, PatchBank bank, int height, int width, Span<float> target)
     {
-        using var scope = NewDisposeScope();
-        var votes = geometry.Votes;
-        var s = geometry.Dilation;
-        var sum = zeros(height * width, Channels);
-        for (var t = 0; t < votes * votes; t++)
+        var geometry = bank.Geometry;
+        var (votes, s, channels) = (geometry.Votes, geometry.Dilation, Channels);
+        var nearestWidth = width + (votes - 1) * s;
+        var sums = new float[height * width * channels];
+        Parallel.For(0, height, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (y) =>
         {
-            var (u, v) = (t / votes, t % votes);
-            var indices = nearest.narrow(0, u * s, height).narrow(1, v * s, width).reshape(-1);
-            sum.add_(bank.Votes[t].index_select(0, indices));
-        }
-        return sum.div_(votes * votes).t().reshape(Channels, height, width).MoveToOuterDisposeScope();
+            for (var t = 0; t < votes * votes; t++)
+            {
+                var (u, v) = (t / votes, t % votes);
+                var tap = bank.Votes[t];
+                var row = (y + u * s) * nearestWidth + v * s;
+                for (var x = 0; x < width; x++)
+                {
+                    var source = nearest[row + x] * channels;
+                    for (var c = 0; c < channels; c++) sums[(y * width + x) * channels + c] += tap[source + c];
+                }
+            }
+        });
+        var mean = 1f / (votes * votes);
+        for (var c = 0; c < channels; c++)
+            for (var i = 0; i < height * width; i++) target[c * height * width + i] = sums[i * channels + c] * mean;
     }
 
-    /// <summary>Average pool of width 2·radius + 1 at stride 1 without padding (the halo supplies the border).</summary>
-    internal static Tensor Blur(Tensor batch, PatchGeometry geometry)
+    /// <summary>
+    /// Seamless both ways: the mean step across each wrap (last row or column to the first) is at most twice the mean
+    /// step between neighbours inside. A photo's opposite borders differ far more than neighbouring pixels do.
+    /// </summary>
+    internal static bool IsPeriodic(float[] pixels, int channels, int height, int width)
     {
-        var width = 2 * geometry.BlurRadius + 1;
-        return width == 1 ? batch.alias() : nn.functional.avg_pool2d(batch, [width, width], [1, 1]);
+        double inside = 0, across = 0, wrapRows = 0, wrapColumns = 0;
+        for (var c = 0; c < channels; c++)
+            for (var y = 0; y < height; y++)
+            {
+                var row = (c * height + y) * width;
+                var below = (c * height + (y + 1) % height) * width;
+                for (var x = 0; x < width; x++)
+                {
+                    var right = Math.Abs(pixels[row + (x + 1) % width] - pixels[row + x]);
+                    var down = Math.Abs(pixels[below + x] - pixels[row + x]);
+                    if (x == width - 1) wrapColumns += right; else inside += right;
+                    if (y == height - 1) wrapRows += down; else across += down;
+                }
+            }
+        var stepX = inside / (channels * height * (width - 1.0));
+        var stepY = across / (channels * width * (height - 1.0));
+        return wrapColumns / (channels * height) <= 2 * stepX + 1e-6 && wrapRows / (channels * width) <= 2 * stepY + 1e-6;
+    }
+
+    /// <summary>The image extended by <paramref name="pad"/> on every side with its own wrapped-around pixels.</summary>
+    private static float[] Wrap(float[] pixels, int channels, int height, int width, int pad)
+    {
+        var (h, w) = (height + 2 * pad, width + 2 * pad);
+        var result = new float[channels * h * w];
+        for (var c = 0; c < channels; c++)
+            for (var y = 0; y < h; y++)
+                for (var x = 0; x < w; x++)
+                    result[(c * h + y) * w + x] = pixels[(c * height + ((y - pad) % height + height) % height) * width + ((x - pad) % width + width) % width];
+        return result;
     }
 
     public void Dispose()
     {
-        foreach (var bank in _banks.Values) bank.Dispose();
     }
 }

@@ -18,11 +18,15 @@ public readonly record struct PatchGeometry(int Size, int Dilation, int Votes = 
     public int Radius => FeatureRadius + Votes / 2 * Dilation;
 }
 
-/// <summary>One rung of the schedule: <see cref="Geometry"/> is used while ᾱ ≤ <see cref="MaxAlphaBar"/>.</summary>
-public readonly record struct PatchLevel(double MaxAlphaBar, PatchGeometry Geometry);
+/// <summary>
+/// One rung of the schedule: <see cref="Geometry"/> is used while ᾱ ≤ <see cref="MaxAlphaBar"/>, on exemplars whose
+/// smaller side is at least <see cref="MinExemplarSide"/>; on smaller ones the next finer rung takes its noise range
+/// (a patch wider than half the exemplar has too few distinct neighbourhoods to recombine: it could only copy).
+/// </summary>
+public readonly record struct PatchLevel(double MaxAlphaBar, PatchGeometry Geometry, int MinExemplarSide = 0);
 
 /// <summary>
-/// Patch geometry by noise level, coarse to fine: pooled ×4 patches while noise hides detail (the range where an
+/// Patch geometry by noise level, coarse to fine: pooled ×8, then ×4 patches while noise hides detail (the range where an
 /// image commits to its large structure: brick courses, grain, veins), ×2, then full-resolution patches shrinking to
 /// 3×3 as noise vanishes. Keyed by ᾱ rather than step index, so every scheduler and step count sees the same geometry
 /// per noise level.
@@ -31,6 +35,7 @@ public sealed record PatchSizeSchedule
 {
     public static IReadOnlyList<PatchLevel> DefaultLevels { get; } =
     [
+        new(0.2, new(7, 8), MinExemplarSide: 128),
         new(0.45, new(7, 4)),
         new(0.85, new(7, 2)),
         new(0.96, new(5, 1)),
@@ -51,5 +56,13 @@ public sealed record PatchSizeSchedule
 
     public PatchGeometry At(double alphaBar) => Levels.First(l => alphaBar <= l.MaxAlphaBar).Geometry;
 
+    /// <summary>The geometry at a noise level for an exemplar whose smaller side is <paramref name="exemplarSide"/>.</summary>
+    public PatchGeometry At(double alphaBar, int exemplarSide) =>
+        Levels.First(l => alphaBar <= l.MaxAlphaBar && exemplarSide >= l.MinExemplarSide || l.MaxAlphaBar >= 1).Geometry;
+
+    /// <summary>The rungs an exemplar of this smaller side uses.</summary>
+    public IEnumerable<PatchLevel> For(int exemplarSide) => Levels.Where(l => exemplarSide >= l.MinExemplarSide || l.MaxAlphaBar >= 1);
+
+    /// <summary>The widest halo of any rung (what a job plans with, before its exemplar is known).</summary>
     public int LargestRadius => Levels.Max(l => l.Geometry.Radius);
 }

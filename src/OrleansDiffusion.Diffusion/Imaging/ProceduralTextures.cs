@@ -54,25 +54,28 @@ public static class ProceduralTextures
 
     private static Vector3[] Marble(int size, PeriodicNoise noise) => Paint(size, (u, v, _) =>
     {
-        // Veins are the zero crossings of a sine of a periodic phase, bent by warped turbulence (Perlin's marble);
-        // a soft grey halo around a sharp core, fading in and out along the vein.
-        var turbulence = noise.Turbulence(u, v, 2, 5, 0);
-        var warp = noise.Fbm(u, v, 2, 4, 10);
-        var main = 1 - MathF.Abs(MathF.Sin(2 * MathF.PI * (u + 2 * v) + 5 * turbulence + 3 * warp));
-        var strength = Smooth(-0.35f, 0.35f, noise.Fbm(u, v, 2, 3, 20));
-        var fine = 1 - MathF.Abs(MathF.Sin(2 * MathF.PI * (3 * u - v) + 7 * noise.Turbulence(u, v, 3, 5, 30)));
-        var stone = Vector3.Lerp(Hex(0xF5F3EF), Hex(0xDEDBD6), Smooth(-0.4f, 0.5f, noise.Fbm(u, v, 4, 6, 40)));
-        stone = Vector3.Lerp(stone, Hex(0xC4C5C8), 0.6f * Smooth(0.0f, 0.5f, noise.Fbm(u, v, 2, 5, 50)));
-        stone = Vector3.Lerp(stone, Hex(0x9A9BA1), 0.45f * MathF.Pow(fine, 30) * Smooth(-0.2f, 0.3f, noise.Fbm(u, v, 3, 3, 60)));
-        stone = Vector3.Lerp(stone, Hex(0x9C9DA3), 0.6f * strength * MathF.Pow(main, 5));
-        return Vector3.Lerp(stone, Hex(0x54555D), 0.9f * strength * MathF.Pow(main, 24));
+        // Veins are the zero crossings of a sine of a periodic phase, bent by warped turbulence (Perlin's marble):
+        // two bold grey veins per repeat with a dark core and a wide soft halo, so they read at every scale (a
+        // patch method rebuilds them from the coarse scales down), and fainter thin veins crossing them.
+        var turbulence = noise.Turbulence(u, v, 2, 4, 0);
+        var warp = noise.Fbm(u, v, 1, 3, 10);
+        var main = 1 - MathF.Abs(MathF.Sin(MathF.PI * (u + 2 * v) + 3 * turbulence + 2.5f * warp));
+        var strength = 0.55f + 0.45f * Smooth(-0.3f, 0.3f, noise.Fbm(u, v, 2, 3, 20));
+        var fine = 1 - MathF.Abs(MathF.Sin(2 * MathF.PI * (2 * u - v) + 5 * noise.Turbulence(u, v, 2, 4, 30)));
+        var stone = Vector3.Lerp(Hex(0xF6F4F0), Hex(0xE4E1DC), Smooth(-0.4f, 0.5f, noise.Fbm(u, v, 4, 5, 40)));
+        stone = Vector3.Lerp(stone, Hex(0xD2D3D6), 0.25f * Smooth(0.0f, 0.5f, noise.Fbm(u, v, 2, 4, 50)));
+        stone = Vector3.Lerp(stone, Hex(0x8E9096), 0.4f * MathF.Pow(fine, 16) * Smooth(0.0f, 0.3f, noise.Fbm(u, v, 2, 3, 60)));
+        stone = Vector3.Lerp(stone, Hex(0xA4A5AB), 0.75f * strength * MathF.Pow(main, 3));
+        return Vector3.Lerp(stone, Hex(0x4A4B53), 0.95f * strength * MathF.Pow(main, 12));
     });
 
     private static Vector3[] Bricks(int size, PeriodicNoise noise) => Paint(size, (u, v, _) =>
     {
-        // 8 courses of 4 bricks, every other course offset by half a brick: an exact repeat over the square.
+        // 8 courses of 4 bricks, every other course offset by half a brick: an exact repeat over the square. The
+        // mortar is a quarter of a course high, and the bricks vary in tone less than mortar differs from them, so
+        // the courses and joints are what a glance (and a patch search) sees first.
         const int Courses = 8, PerCourse = 4;
-        const float Mortar = 0.011f;
+        const float Mortar = 0.015f;
         var row = Math.Min((int)(v * Courses), Courses - 1);
         var fy = v * Courses - row;
         var along = u * PerCourse + 0.5f * (row % 2);
@@ -80,46 +83,47 @@ public static class ProceduralTextures
         var fx = along - column;
         column %= PerCourse;
         var edge = MathF.Min(MathF.Min(fx, 1 - fx) / PerCourse, MathF.Min(fy, 1 - fy) / Courses);
-        edge += 0.004f * noise.Fbm(u, v, 16, 3, 0); // Ragged, hand-laid edges.
+        edge += 0.003f * noise.Fbm(u, v, 16, 3, 0); // Ragged, hand-laid edges.
 
-        var brick = Vector3.Lerp(Hex(0x9A4330), Hex(0xB0603A), noise.Random(column, row, 10));
-        brick = Vector3.Lerp(brick, Hex(0x6B2D22), 0.6f * MathF.Pow(noise.Random(column, row, 11), 3));
-        brick *= 0.85f + 0.3f * noise.Random(column, row, 12);
-        brick *= 1 + 0.14f * noise.Fbm(u, v, 32, 3, 20) + 0.08f * noise.Fbm(u, v, 4, 3, 30);
-        brick *= 0.7f + 0.3f * Smooth(Mortar, Mortar + 0.012f, edge); // Rounded arrises catch less light.
+        var brick = Vector3.Lerp(Hex(0x9E4530), Hex(0xB25E3A), noise.Random(column, row, 10));
+        brick = Vector3.Lerp(brick, Hex(0x74301F), 0.4f * MathF.Pow(noise.Random(column, row, 11), 3));
+        brick *= 0.92f + 0.16f * noise.Random(column, row, 12);
+        brick *= 1 + 0.1f * noise.Fbm(u, v, 32, 3, 20) + 0.04f * noise.Fbm(u, v, 4, 3, 30);
+        brick *= 0.75f + 0.25f * Smooth(Mortar, Mortar + 0.01f, edge); // Rounded arrises catch less light.
 
-        var mortar = Hex(0xB5AFA4) * (0.88f + 0.12f * noise.Fbm(u, v, 24, 3, 40));
+        var mortar = Hex(0xC2BCB0) * (0.9f + 0.1f * noise.Fbm(u, v, 24, 3, 40));
         return Vector3.Lerp(mortar, brick, Smooth(Mortar - 0.002f, Mortar + 0.002f, edge));
     });
 
     private static Vector3[] Wood(int size, PeriodicNoise noise) => Paint(size, (u, v, _) =>
     {
-        // Flat-sawn board: growth rings run along u (12 per repeat, unevenly spaced and waved), each light
-        // earlywood darkening into a latewood band with a crisp edge; ring darkness varies ring to ring.
-        const int Rings = 12;
-        var arch = 0.1f * MathF.Cos(2 * MathF.PI * u + 2 * noise.Fbm(u, v, 1, 2, 15));
-        var ring = (v + arch + 0.12f * noise.Fbm(u, v, 1, 3, 0) + 0.02f * noise.Fbm(u, v, 4, 3, 5)) * Rings;
+        // Flat-sawn board: growth rings run along u (7 per repeat, unevenly spaced and waved), each light
+        // earlywood darkening into a wide latewood band with a crisp edge; ring darkness varies ring to ring.
+        const int Rings = 7;
+        var arch = 0.08f * MathF.Cos(2 * MathF.PI * u + 2 * noise.Fbm(u, v, 1, 2, 15));
+        var ring = (v + arch + 0.1f * noise.Fbm(u, v, 1, 3, 0) + 0.015f * noise.Fbm(u, v, 4, 2, 5)) * Rings;
         var index = (int)MathF.Floor(ring);
         var position = ring - index;
-        var darkness = 0.5f + 0.5f * noise.Random(((index % Rings) + Rings) % Rings, 0, 10);
-        var latewood = Smooth(0.68f, 0.86f, position) * (1 - Smooth(0.95f, 1f, position));
+        var darkness = 0.65f + 0.35f * noise.Random(((index % Rings) + Rings) % Rings, 0, 10);
+        var latewood = Smooth(0.5f, 0.8f, position) * (1 - Smooth(0.93f, 1f, position));
         // Fibres follow the rings: noise in (u, ring) space, which is periodic because ring grows by Rings per repeat.
         var fibres = 0.7f * noise.Gradient(u * 3, ring * 14, 3, Rings * 14, 20) + 0.3f * noise.Gradient(u * 8, ring * 32, 8, Rings * 32, 21);
         var pores = Smooth(0.5f, 0.9f, noise.Gradient(u * 40, ring * 24, 40, Rings * 24, 22));
-        var shade = Math.Clamp(0.22f + 0.6f * latewood * darkness + 0.18f * fibres + 0.14f * pores, 0, 1);
-        return Ramp(shade, WoodRamp) * (0.93f + 0.12f * noise.Fbm(u, v, 1, 3, 30));
+        var shade = Math.Clamp(0.15f + 0.7f * latewood * darkness + 0.12f * fibres + 0.1f * pores, 0, 1);
+        return Ramp(shade, WoodRamp) * (0.95f + 0.08f * noise.Fbm(u, v, 1, 3, 30));
     });
 
     private static Vector3[] Clouds(int size, PeriodicNoise noise) => Paint(size, (u, v, _) =>
     {
         // Cumulus: thresholded fBm density over a blue sky, lit from above (tops bright, bases grey) by comparing
-        // the smoother large-scale density with the density just above the pixel.
-        float Body(float y) => noise.Fbm(u, y, 2, 4, 0);
-        var density = Body(v) + 0.25f * noise.Fbm(u, v, 16, 4, 4);
-        var cover = Smooth(-0.08f, 0.22f, density);
-        var lit = Math.Clamp(0.55f + 9 * (Body(v) - Body(v - 0.025f)) + 0.6f * (density - 0.2f), 0, 1);
+        // the smoother large-scale density with the density just above the pixel. Few fine octaves: rounded,
+        // cauliflower-edged bodies rather than speckle.
+        float Body(float y) => noise.Fbm(u, y, 2, 3, 0);
+        var density = Body(v) + 0.15f * noise.Fbm(u, v, 8, 3, 4);
+        var cover = Smooth(-0.02f, 0.16f, density);
+        var lit = Math.Clamp(0.6f + 8 * (Body(v) - Body(v - 0.03f)) + 0.8f * (density - 0.15f), 0, 1);
         var sky = Vector3.Lerp(Hex(0x3C79C2), Hex(0x7DAEE0), 0.5f + 0.7f * noise.Fbm(u, v, 1, 3, 20));
-        var cloud = Vector3.Lerp(Hex(0x8C96AA), Hex(0xFFFFFF), lit);
+        var cloud = Vector3.Lerp(Hex(0x98A2B6), Hex(0xFFFFFF), lit);
         return Vector3.Lerp(sky, cloud, cover);
     });
 

@@ -45,8 +45,8 @@ public static class TextureScore
         var scales = new List<TextureScaleScore>();
         foreach (var factor in Factors)
         {
-            var exemplarQueries = Sample(Patches(exemplar, factor), maxQueries, 17);
-            var outputQueries = Sample(Patches(output, factor), maxQueries, 29);
+            var exemplarQueries = SampledPatches(exemplar, factor, maxQueries, 17);
+            var outputQueries = SampledPatches(output, factor, maxQueries, 29);
             var flat = Patches(mean.expand(-1, Extent(factor), Extent(factor)).contiguous(), factor);
             var normaliser = Math.Max((exemplarQueries - flat).square().sum(1).mean().item<float>(), 1e-12f);
             var coherence = MeanNearest(outputQueries, Patches(Crop(exemplar, maxReferences, factor), factor)) / normaliser;
@@ -77,13 +77,36 @@ public static class TextureScore
         return nn.functional.unfold(pooled, PatchSize, dilation: factor).squeeze(0).t().contiguous();
     }
 
-    private static Tensor Sample(Tensor patches, int count, int seed)
+    /// <summary>
+    /// The patches of <see cref="Patches"/> at a fixed random sample of <paramref name="count"/> positions (all when there
+    /// are fewer), cut from the pooled image directly: the working memory stays that of the sample, whatever the image size.
+    /// </summary>
+    private static Tensor SampledPatches(Tensor image, int factor, int count, int seed)
     {
-        var total = (int)patches.shape[0];
-        if (total <= count) return patches;
-        var random = new Random(seed);
-        var picked = Enumerable.Range(0, total).OrderBy(_ => random.Next()).Take(count).Order().Select(i => (long)i).ToArray();
-        return patches.index_select(0, tensor(picked));
+        using var scope = NewDisposeScope();
+        var batch = image.to(ScalarType.Float32).unsqueeze(0);
+        var pooled = (factor == 1 ? batch : nn.functional.avg_pool2d(batch, [factor, factor], [1, 1])).squeeze(0);
+        var (channels, height, width) = ((int)pooled.shape[0], (int)pooled.shape[1], (int)pooled.shape[2]);
+        var span = (PatchSize - 1) * factor;
+        var (rows, columns) = (height - span, width - span);
+        var total = rows * columns;
+        long[] picked;
+        if (total <= count) picked = Enumerable.Range(0, total).Select(i => (long)i).ToArray();
+        else
+        {
+            var random = new Random(seed);
+            picked = Enumerable.Range(0, total).OrderBy(_ => random.Next()).Take(count).Order().Select(i => (long)i).ToArray();
+        }
+        // Flat pooled-image index of every tap of every picked patch, in unfold's order (row-major taps).
+        var taps = PatchSize * PatchSize;
+        var indices = new long[picked.Length * taps];
+        for (var i = 0; i < picked.Length; i++)
+        {
+            var (y, x) = (picked[i] / columns, picked[i] % columns);
+            for (var t = 0; t < taps; t++) indices[i * taps + t] = (y + t / PatchSize * factor) * width + x + t % PatchSize * factor;
+        }
+        var gathered = pooled.reshape(channels, -1).index_select(1, tensor(indices)).reshape(channels, picked.Length, taps);
+        return gathered.permute(1, 0, 2).reshape(picked.Length, channels * taps).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>The centred crop whose patch positions at <paramref name="factor"/> fit in <paramref name="maxPositions"/>.</summary>

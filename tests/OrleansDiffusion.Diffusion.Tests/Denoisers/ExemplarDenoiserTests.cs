@@ -6,10 +6,10 @@ namespace OrleansDiffusion.Diffusion.Tests.Denoisers;
 
 public class ExemplarDenoiserTests
 {
-    private static readonly Tensor Exemplar = ExemplarCatalog.FromPrompt("bricks", 96).Image;
-    private static readonly Lazy<ExemplarDenoiser> Shared = new(() => new ExemplarDenoiser(Exemplar));
+    internal static readonly Tensor Exemplar = ExemplarCatalog.FromPrompt("bricks", 96).Image;
+    internal static readonly Lazy<ExemplarDenoiser> Shared = new(() => new ExemplarDenoiser(Exemplar));
 
-    private static Tensor Noisy(int size, double alphaBar, int halo, ulong seed)
+    internal static Tensor Noisy(int size, double alphaBar, int halo, ulong seed)
     {
         var clean = Exemplar.repeat(1, 3, 3)[.., ..(size + 2 * halo), ..(size + 2 * halo)].unsqueeze(0);
         return (clean * Math.Sqrt(alphaBar) + randn(clean.shape, generator: new Generator(seed)) * Math.Sqrt(1 - alphaBar)).contiguous();
@@ -46,31 +46,6 @@ public class ExemplarDenoiserTests
     }
 
     [Fact]
-    public void The_result_does_not_depend_on_the_intra_op_thread_count()
-    {
-        var denoiser = Shared.Value;
-        var threads = get_num_threads();
-        try
-        {
-            foreach (var alphaBar in new[] { 0.1, 0.6, 0.99 })
-            {
-                var context = new DenoiseContext(0, 10, alphaBar, 0);
-                var halo = denoiser.Halo(context);
-                var input = cat([Noisy(64, alphaBar, halo, 31), Noisy(64, alphaBar, halo, 32)], 0);
-                set_num_threads(1);
-                var one = denoiser.Predict(input, halo, context);
-                set_num_threads(2);
-                var two = denoiser.Predict(input, halo, context);
-                Assert.True(one.equal(two).all().item<bool>(), $"ᾱ={alphaBar}");
-            }
-        }
-        finally
-        {
-            set_num_threads(threads);
-        }
-    }
-
-    [Fact]
     public void At_low_noise_it_commits_to_the_exemplar_instead_of_averaging()
     {
         // A clean piece of the exemplar: the nearest patch of every pixel is the exemplar's own, so x̂0 is the input.
@@ -103,9 +78,64 @@ public class ExemplarDenoiserTests
     }
 
     [Fact]
+    public void A_procedural_exemplar_is_periodic_and_a_ramp_is_not()
+    {
+        Assert.True(ExemplarDenoiser.IsPeriodic(Exemplar.contiguous().data<float>().ToArray(), 3, 96, 96));
+        var ramp = Enumerable.Range(0, 3 * 64 * 64).Select(i => i % 64 / 32f - 1).ToArray(); // -1 .. 1 along x, no wrap
+        Assert.False(ExemplarDenoiser.IsPeriodic(ramp, 3, 64, 64));
+    }
+
+    [Fact]
+    public void The_coarsest_level_is_used_only_on_exemplars_at_least_twice_its_span()
+    {
+        var context = new DenoiseContext(0, 10, 0.05, 0);
+        using var large = new ExemplarDenoiser(ExemplarCatalog.FromPrompt("marble", 128).Image, new ExemplarDenoiserOptions { PatchCount = 256 });
+        var coarsest = new ExemplarDenoiserOptions().Schedule.Levels[0].Geometry;
+        Assert.Equal(coarsest.Radius, large.Halo(context));
+        Assert.Equal(large.MaxHalo, Shared.Value.MaxHalo);
+        Assert.True(Shared.Value.Halo(context) < coarsest.Radius, "a 96² exemplar falls back to the next finer level");
+    }
+
+    [Fact]
     public void Rejects_an_exemplar_smaller_than_the_widest_patch()
     {
         var error = Assert.Throws<ArgumentException>(() => new ExemplarDenoiser(zeros(3, 20, 20)));
         Assert.Contains("exemplar must be larger", error.Message);
+    }
+}
+
+/// <summary>Changes libtorch's global thread count, which is unsafe while other tests run torch operations: alone.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TorchThreadCountCollection
+{
+    public const string Name = "libtorch thread count";
+}
+
+[Collection(TorchThreadCountCollection.Name)]
+public class TorchThreadCountTests
+{
+    [Fact]
+    public void The_result_does_not_depend_on_the_intra_op_thread_count()
+    {
+        var denoiser = ExemplarDenoiserTests.Shared.Value;
+        var threads = get_num_threads();
+        try
+        {
+            foreach (var alphaBar in new[] { 0.1, 0.6, 0.99 })
+            {
+                var context = new DenoiseContext(0, 10, alphaBar, 0);
+                var halo = denoiser.Halo(context);
+                var input = cat([ExemplarDenoiserTests.Noisy(64, alphaBar, halo, 31), ExemplarDenoiserTests.Noisy(64, alphaBar, halo, 32)], 0);
+                set_num_threads(1);
+                var one = denoiser.Predict(input, halo, context);
+                set_num_threads(2);
+                var two = denoiser.Predict(input, halo, context);
+                Assert.True(one.equal(two).all().item<bool>(), $"ᾱ={alphaBar}");
+            }
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
     }
 }
