@@ -42,7 +42,7 @@ internal static partial class BenchCommands
             var bytes = SyncBenchmark.Bytes(mode, parsed.GetValue(Canvas), parsed.GetValue(Tile), parsed.GetValue(Overlap),
                 parsed.GetValue(Channels), parsed.GetValue(Context));
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{"",-10} bytes/step: band {bytes.PerStep:N0} (up {bytes.Up:N0}, down {bytes.Down:N0}), bound {bytes.LowerBound:N0}, ratio {bytes.Ratio:F3}; full-window {bytes.FullWindow:N0} ({bytes.FullWindowRatio:F3}×)"));
+                $"{"",-10} bytes/step: band {bytes.PerStep:N0} (up {bytes.Up:N0}, down {bytes.Down:N0}), bound {bytes.LowerBound:N0}, ratio {bytes.Ratio:F3} ({bytes.SyncRatio:F3} without the {bytes.Preview:N0} preview bytes); full-window {bytes.FullWindow:N0} ({bytes.FullWindowRatio:F3}×)"));
         }
         return ExitCodes.Success;
     }

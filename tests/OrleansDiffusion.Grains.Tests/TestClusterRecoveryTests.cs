@@ -72,11 +72,20 @@ public abstract class TestClusterRecoveryTests : IAsyncLifetime
     }
 }
 
+/// <summary>The two test clusters run one after the other (each is three silos in this process).</summary>
+[CollectionDefinition(Name)]
+public sealed class TestClusterRecoveryCollection
+{
+    public const string Name = "test-cluster-recovery";
+}
+
+[Collection(TestClusterRecoveryCollection.Name)]
 public sealed class TestClusterRecoveryWithCheckpointsTests : TestClusterRecoveryTests
 {
     protected override int CheckpointEvery => 5;
 }
 
+[Collection(TestClusterRecoveryCollection.Name)]
 public sealed class TestClusterRollbackTests : TestClusterRecoveryTests
 {
     protected override int CheckpointEvery => 0;

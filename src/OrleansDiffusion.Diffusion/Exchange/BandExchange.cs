@@ -48,12 +48,16 @@ public sealed record TileBands(int Tile, int[] SendPositions, int[] SharedCells,
 /// than one window counted once per window containing it × channels × 4 bytes × 2 directions, plus the context cells
 /// tiles read outside their windows (× channels × 4 bytes, once).</summary>
 /// <param name="FullWindow">today's exchange: every window up, every window plus context down.</param>
-public sealed record ExchangeBytes(long Up, long Down, long LowerBound, long FullWindow)
+/// <param name="Preview">the part of <paramref name="Up"/> that is preview thumbnails (not needed by the sync).</param>
+public sealed record ExchangeBytes(long Up, long Down, long LowerBound, long FullWindow, long Preview = 0)
 {
     public long PerStep => Up + Down;
 
     /// <summary>Band bytes over the lower bound (NaN where the bound is 0: nothing needs to move).</summary>
     public double Ratio => LowerBound == 0 ? double.NaN : (double)PerStep / LowerBound;
+
+    /// <summary>The sync's own bytes (without the preview) over the lower bound.</summary>
+    public double SyncRatio => LowerBound == 0 ? double.NaN : (double)(PerStep - Preview) / LowerBound;
 
     public double FullWindowRatio => LowerBound == 0 ? double.NaN : (double)FullWindow / LowerBound;
 }
@@ -295,7 +299,7 @@ public sealed class BandExchange
         var bound = channelBytes * (2 * sharedMemberships + contextCells);
         var full = channelBytes * tiles.Length * ((long)windowCells + stateCells);
         var thumbnails = channelBytes * tiles.Length * thumbnailCells;             // the preview, not the sync: outside the bound
-        if (sync.Mode == SyncMode.None) return new ExchangeBytes(thumbnails, 0, 0, 0);
+        if (sync.Mode == SyncMode.None) return new ExchangeBytes(thumbnails, 0, 0, 0, thumbnails);
         var up = channelBytes * tiles.Sum(t => (long)t.SendPositions.Length) + thumbnails;
         var down = channelBytes * (sharedMemberships + contextCells);
         if (sync is AttentionSync attention)
@@ -304,7 +308,7 @@ public sealed class BandExchange
             up += tiles.Length * (perTile + (attention.UsesTokens ? channelBytes * tokenCells[0] * tokenCells[1] : 0));
             down += tiles.Length * perTile;
         }
-        return new ExchangeBytes(up, down, bound, full);
+        return new ExchangeBytes(up, down, bound, full, thumbnails);
     }
 
     private static BandUpload Detach(BandUpload upload)

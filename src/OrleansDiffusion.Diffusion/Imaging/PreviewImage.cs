@@ -8,11 +8,12 @@ public static class PreviewImage
 {
     public const int MaxSide = 128;
 
-    public static byte[] Encode(Tensor canvas)
+    /// <param name="canvasSize">the size of the canvas <paramref name="canvas"/> stands for, when it is smaller (a preview
+    /// mosaic): the PNG has the size the whole canvas's preview would have.</param>
+    public static byte[] Encode(Tensor canvas, (long Height, long Width)? canvasSize = null)
     {
         using var scope = NewDisposeScope();
-        var height = canvas.shape[^2];
-        var width = canvas.shape[^1];
+        var (height, width) = canvasSize ?? (canvas.shape[^2], canvas.shape[^1]);
         var scale = Math.Min(1.0, (double)MaxSide / Math.Max(height, width));
         var size = new[] { Math.Max(1, (long)Math.Round(height * scale)), Math.Max(1, (long)Math.Round(width * scale)) };
         var small = nn.functional.adaptive_avg_pool2d(canvas.unsqueeze(0).to(ScalarType.Float32), size).squeeze(0);

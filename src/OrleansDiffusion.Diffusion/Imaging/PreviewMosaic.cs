@@ -25,11 +25,11 @@ public sealed class PreviewMosaic(TileLayout layout)
         return pooled.squeeze(0).cpu();
     }
 
-    /// <summary>The preview PNG from every tile's thumbnail (layout order).</summary>
+    /// <summary>The preview PNG from every tile's thumbnail (layout order), the size of the whole canvas's preview.</summary>
     public byte[] Encode(IReadOnlyList<Tensor> thumbnails)
     {
         using var mosaic = Assemble(thumbnails);
-        return PreviewImage.Encode(mosaic);
+        return PreviewImage.Encode(mosaic, (layout.CanvasHeight, layout.CanvasWidth));
     }
 
     /// <summary>The thumbnails pasted at their windows' places, [C, ⌈H / factor⌉, ⌈W / factor⌉] (a later window over an

@@ -20,7 +20,32 @@ public class PreviewMosaicTests
         Assert.Equal(expected.shape, assembled.shape);
         Assert.True(assembled.allclose(expected, rtol: 0, atol: 1e-6), "the mosaic is not the canvas's 4×4 average");
         Assert.Equal(new long[] { 3, 32, 32 }, thumbnails[0].shape);     // 1/16 of a window's cells
-        Assert.Equal(0x89, mosaic.Encode(thumbnails)[0]);               // a PNG
+        // The PNG has the size of the whole canvas's preview (128 × 64), as on a full exchange.
+        var file = Path.Combine(Path.GetTempPath(), $"mosaic-{Guid.NewGuid():N}.png");
+        try
+        {
+            File.WriteAllBytes(file, mosaic.Encode(thumbnails));
+            Assert.Equal(PngReader.ReadHeader(file), WriteAndRead(PreviewImage.Encode(canvas)));
+            Assert.Equal((128, 64, 8), PngReader.ReadHeader(file));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static (int, int, int) WriteAndRead(byte[] png)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"preview-{Guid.NewGuid():N}.png");
+        try
+        {
+            File.WriteAllBytes(file, png);
+            return PngReader.ReadHeader(file);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [Fact]
