@@ -51,6 +51,8 @@ public sealed partial class CoordinatorGrain(
     private double _lastDenoise, _lastSync;
     private byte[]? _preview;
     private PreviewMosaic? _mosaic;
+    private Stopwatch? _previewClock;
+    private static readonly TimeSpan PreviewInterval = TimeSpan.FromSeconds(1);
     private TileDetail[]? _tiles;
     private string? _detail;
 
@@ -315,8 +317,13 @@ public sealed partial class CoordinatorGrain(
 
     public async ValueTask OnSyncedAsync(SyncedStep step, CancellationToken cancellationToken)
     {
-        if (step.Canvas is { } canvas) _preview = await Task.Run(() => PreviewImage.Encode(canvas), cancellationToken);
-        else if (step.Thumbnails is { } thumbnails && _mosaic is { } mosaic) _preview = await Task.Run(() => mosaic.Encode(thumbnails), cancellationToken);
+        // A preview at most once a second: it is on the step's critical path, and nobody watches faster.
+        if (_previewClock is null || _previewClock.Elapsed >= PreviewInterval)
+        {
+            if (step.Canvas is { } canvas) _preview = await Task.Run(() => PreviewImage.Encode(canvas), cancellationToken);
+            else if (step.Thumbnails is { } thumbnails && _mosaic is { } mosaic) _preview = await Task.Run(() => mosaic.Encode(thumbnails), cancellationToken);
+            _previewClock = Stopwatch.StartNew();
+        }
         var every = _options.CheckpointEvery;
         if (!step.IsFull || every <= 0 || step.StepsDone % every != 0 || step.StepsDone >= record.State.Spec!.Steps) return;
         var elapsed = _runClock.Elapsed.TotalSeconds;
