@@ -44,8 +44,9 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
     public int CoordinatorHttpPort { get; private set; }
     public TimeSpan StartupTime { get; private set; }
 
-    /// <summary>The connection flags every <c>odiff</c> cluster verb of the tests gets.</summary>
-    public string[] ConnectionArguments => ["--redis", Redis, "--cluster-id", ClusterId];
+    /// <summary>The connection flags every <c>odiff</c> cluster verb of the tests gets: the cluster is known to be up, so a
+    /// client starting on a machine busy with the suite's other silos gets a minute, not the interactive default.</summary>
+    public string[] ConnectionArguments => ["--redis", Redis, "--cluster-id", ClusterId, "--connect-timeout", "60"];
 
     public async Task InitializeAsync()
     {
