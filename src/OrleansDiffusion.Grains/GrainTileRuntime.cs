@@ -152,7 +152,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         DisposeProposals();
         if (bands)
             _uploads = replies.Select((r, i) => r!.Bands is { } b
-                ? new BandUpload(i, TensorPayloads.ToTensor(b.Bands), Optional(b.Pooled), Optional(b.Statistics), TensorPayloads.ToTensor(b.Thumbnail))
+                ? TensorPayloads.ToUpload(i, b)
                 : throw new InvalidOperationException($"tile {i} sent no bands for step {step}")).ToArray();
         else
             _proposals = replies.Select((r, i) => TensorPayloads.ToTensor(r!.Window ?? throw new InvalidOperationException($"tile {i} sent no window for step {step}"))).ToArray();
@@ -162,8 +162,6 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         var forwardCalls = (int)Math.Round(replies.Sum(r => 1.0 / r!.BatchSize));
         return new TileStepResult(_proposals, seconds, forwardCalls, replies.Sum(r => r!.Bytes), bands ? _uploads : null);
     }
-
-    private static Tensor? Optional(TensorPayload? payload) => payload is null ? null : TensorPayloads.ToTensor(payload);
 
     /// <summary>Keeps each tile's synced window for the next step's call (one message per tile and step carries both
     /// directions), and as the state to re-create the tile from: its synced window, or its own proposal.</summary>
@@ -191,8 +189,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         foreach (var reply in replies)
             using (reply)
             {
-                var payload = new BandReplyPayload(TensorPayloads.ToPayload(reply.Shared), TensorPayloads.ToPayload(reply.Context),
-                    reply.Tone is null ? null : TensorPayloads.ToPayload(reply.Tone));
+                var payload = TensorPayloads.ToPayload(reply);
                 bytes += payload.Bytes;
                 _updates[reply.Tile] = new TileUpdate(step, null, payload);
             }

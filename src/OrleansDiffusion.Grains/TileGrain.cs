@@ -85,8 +85,7 @@ public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDeta
         if (update.Bands is { } bands)
         {
             var index = _assignment!.Window.Index;
-            using var synced = new BandReply(index, TensorPayloads.ToTensor(bands.Shared, device), TensorPayloads.ToTensor(bands.Context, device),
-                bands.Tone is null ? null : TensorPayloads.ToTensor(bands.Tone, device));
+            using var synced = TensorPayloads.ToReply(index, bands, device);
             tile.Adopt((await job.Bands).Apply(index, _proposal, synced));
             _proposal.Dispose();
         }
@@ -123,11 +122,8 @@ public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDeta
     private static BandUploadPayload Upload(BandExchange bands, int index, Tensor proposal)
     {
         using var upload = bands.Upload(index, proposal);
-        return new BandUploadPayload(TensorPayloads.ToPayload(upload.Bands), Optional(upload.Pooled), Optional(upload.Statistics),
-            TensorPayloads.ToPayload(upload.Thumbnail));
+        return TensorPayloads.ToPayload(upload);
     }
-
-    private static TensorPayload? Optional(Tensor? tensor) => tensor is null ? null : TensorPayloads.ToPayload(tensor);
 
     public async Task ReleaseAsync()
     {

@@ -36,15 +36,6 @@ public class BandExchangeTests
             (randn([4, w.Height, w.Width], generator: generator) + randn([4, 1, 1], generator: generator)).contiguous()).ToArray();
     }
 
-    private static bool SameBits(Tensor a, Tensor b)
-    {
-        // The contiguous copies stay referenced while their bytes are read (a collected temporary frees its memory).
-        if (!a.shape.SequenceEqual(b.shape)) return false;
-        using var left = a.contiguous();
-        using var right = b.contiguous();
-        return left.bytes.SequenceEqual(right.bytes);
-    }
-
     [Theory]
     [MemberData(nameof(Cases))]
     public void Band_only_sync_equals_full_window_sync_bit_for_bit(SyncMode mode, int size, int tile, int overlap, int context, bool wrap)
@@ -62,7 +53,7 @@ public class BandExchangeTests
             {
                 using var next = exchange.Apply(w.Index, proposals[w.Index], replies[w.Index]);
                 var expected = full.Updates[w.Index] ?? proposals[w.Index];
-                Assert.True(SameBits(next, expected),
+                Assert.True(TensorAssertions.SameBits(next, expected),
                     $"{mode} step {step} tile {w.Index}: max diff {(next - expected).abs().max().item<float>()}");
             }
             foreach (var upload in uploads) upload.Dispose();

@@ -39,15 +39,6 @@ public class VectorisedSyncTests
         return sum / total;
     }
 
-    private static bool SameBits(Tensor a, Tensor b)
-    {
-        // The contiguous copies stay referenced while their bytes are read (a collected temporary frees its memory).
-        if (!a.shape.SequenceEqual(b.shape)) return false;
-        using var left = a.contiguous();
-        using var right = b.contiguous();
-        return left.bytes.SequenceEqual(right.bytes);
-    }
-
     [Theory]
     [MemberData(nameof(Layouts))]
     public void Average_gaussian_and_halo_equal_the_per_tile_loop_bit_for_bit(int size, int tile, int overlap, int context, bool wrap)
@@ -63,7 +54,7 @@ public class VectorisedSyncTests
             foreach (var w in plan.Layout.Windows)
             {
                 using var crop = CanvasRegions.Crop(result.Canvas!, w, plan.Context, plan.Layout.Wrap);
-                Assert.True(SameBits(result.Updates[w.Index]!, crop), $"{mode.Mode}: update of tile {w.Index}");
+                Assert.True(TensorAssertions.SameBits(result.Updates[w.Index]!, crop), $"{mode.Mode}: update of tile {w.Index}");
             }
         }
     }
