@@ -42,6 +42,19 @@ internal sealed record ProcessMemory(long Rss, long HighWaterMark, long RssAnony
         }
     }
 
+    /// <summary>Resets this process's VmHWM to its current RSS (Linux: "5" into clear_refs), so that a later
+    /// <see cref="Read"/> reports the peak of what ran in between; does nothing where that is not possible.</summary>
+    public static void ResetPeak()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
     /// <summary>"  123456 kB" → bytes.</summary>
     private static long Kilobytes(string text)
     {

@@ -59,6 +59,40 @@ public static class SyncBenchmark
         }
     }
 
+    /// <summary>Times the coordinator's side of the band exchange (<see cref="BandExchange.Synchronize"/>: every tile's
+    /// upload in, every tile's reply out) on the same layout; the uploads are made once, as the tiles would.</summary>
+    public static SyncTiming MeasureBands(SyncMode mode, int canvas, int tile, int overlap, int channels, int context, int repeats)
+    {
+        var (plan, sync) = Setup(mode, canvas, tile, overlap, channels, context);
+        var exchange = BandExchange.Create(plan, sync);
+        var generator = new Generator(7);
+        var uploads = plan.Layout.Windows.Select((w, t) =>
+        {
+            using var proposal = randn([channels, w.Height, w.Width], generator: generator);
+            return exchange.Upload(t, proposal);
+        }).ToArray();
+        try
+        {
+            RunBands(exchange, uploads, plan.Steps); // warm-up: the coordinator's index tables, allocator
+            using var process = Process.GetCurrentProcess();
+            var cpu = process.TotalProcessorTime;
+            var watch = Stopwatch.StartNew();
+            for (var i = 0; i < repeats; i++) RunBands(exchange, uploads, plan.Steps);
+            var wall = watch.Elapsed.TotalMilliseconds / repeats;
+            process.Refresh();
+            return new SyncTiming(mode, plan.Layout.Count, wall, (process.TotalProcessorTime - cpu).TotalMilliseconds / repeats);
+        }
+        finally
+        {
+            foreach (var upload in uploads) upload.Dispose();
+        }
+    }
+
+    private static void RunBands(BandExchange exchange, BandUpload[] uploads, int steps)
+    {
+        foreach (var reply in exchange.Synchronize(uploads, 1, steps)) reply.Dispose();
+    }
+
     private static void Run(ISyncMode sync, JobPlan plan, Tensor[] proposals)
     {
         // A middle step: tone sync active, every tile gets its update.

@@ -67,17 +67,17 @@ public sealed record ExchangeBytes(long Up, long Down, long LowerBound, long Ful
 /// cells, the context cells it reads and its tone parameters; <see cref="Apply"/> turns its own proposal plus the reply
 /// into exactly (bit for bit) the update the full-window <see cref="ISyncMode.Synchronize"/> would have sent. Cells that
 /// only the tile's own window covers are computed on the tile with the very arithmetic the coordinator uses there
-/// (<see cref="SyncGeometry.Lone"/>); the coordinator runs the full-window math on a zero-filled stack holding the bands
-/// (cells it was not sent are never read back). Built once per job plan; thread-safe.
+/// (<see cref="SyncGeometry.Lone"/>); the coordinator runs the same formulas on the band cells alone
+/// (<see cref="BandCanvas"/>, <see cref="BandKernels"/>), so neither the canvas nor the windows' other cells exist there.
+/// Built once per job plan; thread-safe.
 /// </summary>
 public sealed class BandExchange
 {
-    private readonly TileBands[] _tiles;
-    // Coordinator side only, built on its first sync (tile processes never need them):
-    private readonly Lazy<Tensor> _scatter;    // [Σ send] element of the grid-order stack each sent value lands on
-    private readonly Lazy<Tensor> _reply;      // [Σ (shared + context)] canvas cell of each replied value, tile order
+    private readonly BandMembership _membership;
+    private readonly Lazy<TileBands>[] _tiles;             // built for the tiles a process hosts
+    private readonly Lazy<CoordinatorTables> _coordinator; // built on the coordinator's first sync (tile processes never need it)
+    private readonly Lazy<ExchangeBytes> _bytes;
     private readonly ConcurrentDictionary<int, Lazy<Tensor>> _state = new(); // per tile [(h + 2c)(w + 2c)] into [own window | shared | context], built for the tiles a process hosts
-    private readonly long[] _cells;            // token cells of a window (attention)
 
     private BandExchange(JobPlan plan, ISyncMode sync)
     {
@@ -86,52 +86,21 @@ public sealed class BandExchange
         Preview = new PreviewMosaic(plan.Layout);
         var layout = plan.Layout;
         var geometry = SyncGeometry.Of(layout);
-        var windowCells = geometry.WindowCells;
-        var cropWidth = layout.TileWidth + 2 * plan.Context;
-
-        // Cells some tile reads as context outside its own window.
-        var readAsContext = new bool[geometry.CanvasCells];
-        var stamp = new int[geometry.CanvasCells];
-        for (var t = 0; t < layout.Count; t++)
+        _membership = new BandMembership(layout, plan.Context);
+        _tiles = Enumerable.Range(0, layout.Count).Select(t => new Lazy<TileBands>(() => _membership.Of(t))).ToArray();
+        // The coordinator needs every tile's bands once, to build its tables; it keeps the tables, not the bands.
+        _coordinator = new Lazy<CoordinatorTables>(() => new CoordinatorTables(geometry, AllBands(), sync));
+        _bytes = new Lazy<ExchangeBytes>(() =>
         {
-            Mark(geometry.CropCells(t, 0), t);
-            foreach (var cell in geometry.CropCells(t, plan.Context))
-                if (stamp[cell] != t + 1) readAsContext[cell] = true;
-        }
-
-        _tiles = new TileBands[layout.Count];
-        for (var t = 0; t < layout.Count; t++)
-        {
-            var window = geometry.CropCells(t, 0);
-            Mark(window, t);
-            var send = new List<int>();
-            var sharedCells = new List<int>();
-            var sharedPositions = new List<int>();
-            for (var p = 0; p < window.Length; p++)
-            {
-                var shared = geometry.Coverage[window[p]] > 1;
-                if (shared || readAsContext[window[p]]) send.Add(p);
-                if (!shared) continue;
-                sharedCells.Add(window[p]);
-                sharedPositions.Add(p);
-            }
-            var context = new List<int>();
-            var contextIndex = new HashSet<int>();
-            foreach (var cell in geometry.CropCells(t, plan.Context))
-                if (stamp[cell] != t + 1 && contextIndex.Add(cell)) context.Add(cell);
-            _tiles[t] = new TileBands(t, [.. send], [.. sharedCells], [.. sharedPositions], [.. context]);
-        }
-        _scatter = new Lazy<Tensor>(() => SyncGeometry.Index(ScatterCells()).DetachFromDisposeScope());
-        _reply = new Lazy<Tensor>(() => SyncGeometry.Index([.. _tiles.SelectMany(b => b.SharedCells.Concat(b.ContextCells))]).DetachFromDisposeScope());
-        _cells = sync is AttentionSync attention ? attention.TokenCells(layout.TileHeight, layout.TileWidth) : [];
-        var thumbnailCells = (long)((layout.TileHeight + Preview.Factor - 1) / Preview.Factor) * ((layout.TileWidth + Preview.Factor - 1) / Preview.Factor);
-        Bytes = Count(plan, sync, _tiles, windowCells, cropWidth * (layout.TileHeight + 2 * plan.Context), _cells, thumbnailCells);
-
-        void Mark(int[] cells, int tile)
-        {
-            foreach (var cell in cells) stamp[cell] = tile + 1;
-        }
+            var tokenCells = sync is AttentionSync attention ? attention.TokenCells(layout.TileHeight, layout.TileWidth) : [];
+            var thumbnailCells = (long)((layout.TileHeight + Preview.Factor - 1) / Preview.Factor) * ((layout.TileWidth + Preview.Factor - 1) / Preview.Factor);
+            var stateCells = (layout.TileWidth + 2 * plan.Context) * (layout.TileHeight + 2 * plan.Context);
+            return Count(plan, sync, AllBands(), geometry.WindowCells, stateCells, tokenCells, thumbnailCells);
+        });
     }
+
+    /// <summary>Every tile's bands: the ones this process holds, the others worked out and let go.</summary>
+    private IEnumerable<TileBands> AllBands() => _tiles.Select((lazy, t) => lazy.IsValueCreated ? lazy.Value : _membership.Of(t));
 
     public static BandExchange Create(JobPlan plan, ISyncMode sync) => new(plan, sync);
 
@@ -144,10 +113,11 @@ public sealed class BandExchange
     /// <summary>False for <see cref="SyncMode.None"/>: tiles keep their proposals and nothing moves until the last step.</summary>
     public bool Exchanges => Sync.Mode != SyncMode.None;
 
-    public IReadOnlyList<TileBands> Tiles => _tiles;
+    /// <summary>Tile <paramref name="tile"/>'s bands (worked out on first use, then kept).</summary>
+    public TileBands Bands(int tile) => _tiles[tile].Value;
 
     /// <summary>Bytes per step of this exchange (all tiles), the lower bound and today's full-window exchange.</summary>
-    public ExchangeBytes Bytes { get; }
+    public ExchangeBytes Bytes => _bytes.Value;
 
     /// <summary>Tile side, after its denoise step: what to send for <paramref name="proposal"/> [C, h, w].</summary>
     public BandUpload Upload(int tile, Tensor proposal)
@@ -156,7 +126,7 @@ public sealed class BandExchange
         var channels = proposal.shape[0];
         var thumbnail = Preview.Thumbnail(proposal);
         if (!Exchanges) return Detach(new BandUpload(tile, zeros(channels, 0L), null, null, thumbnail));
-        var positions = SyncGeometry.Index(_tiles[tile].SendPositions);
+        var positions = SyncGeometry.Index(Bands(tile).SendPositions);
         if (positions.device_type != proposal.device_type) positions = positions.to(proposal.device);
         var bands = proposal.reshape(channels, -1).index_select(1, positions);
         Tensor? pooled = null, statistics = null;
@@ -184,43 +154,49 @@ public sealed class BandExchange
         if (!Exchanges)
             return byTile.Select(u => Detach(new BandReply(u.Tile, zeros(channels, 0L), zeros(channels, 0L), null))).ToArray();
 
-        // The bands in a zero-filled stack [C, T, h, w] (grid order); the full-window math reads only cells it was sent.
-        var bands = cat(byTile.Select(u => u.Bands).ToArray(), 1);
-        var flat = zeros(channels, (long)layout.Count * geometry.WindowCells);
-        for (var c = 0; c < channels; c++) flat[c].index_copy_(0, _scatter.Value, bands[c]);
-        var stacked = flat.view(channels, layout.Count, layout.TileHeight, layout.TileWidth);
-
-        Tensor canvas;
+        // The sync's formulas on the band cells alone, reading every upload in place.
+        var tables = _coordinator.Value;
+        var slots = new Tensor[layout.Count];
+        for (var slot = 0; slot < slots.Length; slot++)
+        {
+            var upload = byTile[geometry.GridToTile[slot]];
+            var expected = tables.BandOffsets[slot + 1] - tables.BandOffsets[slot];
+            if (upload.Bands.shape.Length != 2 || upload.Bands.shape[0] != channels || upload.Bands.shape[1] != expected)
+                throw new ArgumentException($"tile {upload.Tile} sent bands [{string.Join(", ", upload.Bands.shape)}], expected [{channels}, {expected}]", nameof(uploads));
+            slots[slot] = SyncKernels.Cpu(upload.Bands);
+        }
+        var bands = new BandSlots(slots, (int)channels);
+        var width = layout.TileWidth;
+        float[] values;
         Tensor? scale = null, shift = null;
         switch (Sync)
         {
             case AttentionSync attention:
                 var ordered = geometry.GridToTile.Select(t => byTile[t]).ToArray();
-                var tokens = attention.UsesTokens ? stack(ordered.Select(u => u.Pooled!).ToArray(), 1) : null;
                 var means = stack(ordered.Select(u => u.Statistics![0]).ToArray());
                 var spreads = stack(ordered.Select(u => u.Statistics![1]).ToArray());
                 var tone = attention.Tone(geometry, step, steps, means, spreads);
-                if (tone is var (s, b)) (scale, shift) = (s, b);
-                canvas = attention.Blend(geometry, stacked, tokens, means, tone);
+                ToneValues? toneValues = null;
+                if (tone is var (s, b))
+                {
+                    (scale, shift) = (s, b);
+                    toneValues = new ToneValues((int)channels, Floats(means), Floats(s), Floats(b));
+                }
+                values = attention.UsesTokens
+                    ? BandKernels.Attention(tables.Canvas, geometry, bands, SyncKernels.Cpu(stack(ordered.Select(u => u.Pooled!).ToArray(), 1)), toneValues,
+                        tables.Totals, tables.BandOffsets, attention.Options.ContentStrength)
+                    : BandKernels.Mean(tables.Canvas, bands, toneValues, geometry.GaussianValues, tables.Totals, width);
                 break;
             default:
-                canvas = CanvasSync.Mean(geometry, stacked, Sync.Mode == SyncMode.Gaussian);
+                values = BandKernels.Mean(tables.Canvas, bands, null, Sync.Mode == SyncMode.Gaussian ? geometry.GaussianValues : null, tables.Totals, width);
                 break;
         }
 
-        var cells = canvas.view(channels, -1);
-        var rows = new Tensor[channels];
-        for (var c = 0; c < channels; c++) rows[c] = cells[c].index_select(0, _reply.Value);
-        var replied = stack(rows);
         var replies = new BandReply[layout.Count];
-        long offset = 0;
         for (var t = 0; t < layout.Count; t++)
         {
-            var bandsOf = _tiles[t];
-            var shared = replied.narrow(1, offset, bandsOf.SharedCells.Length).clone();
-            offset += bandsOf.SharedCells.Length;
-            var context = replied.narrow(1, offset, bandsOf.ContextCells.Length).clone();
-            offset += bandsOf.ContextCells.Length;
+            var shared = tables.Gather(values, tables.Shared[t], (int)channels);
+            var context = tables.Gather(values, tables.Context[t], (int)channels);
             var slot = geometry.TileToGrid[t];
             var toneOf = scale is null ? null : stack([scale[slot], shift![slot]]);
             replies[t] = Detach(new BandReply(t, shared, context, toneOf));
@@ -260,19 +236,12 @@ public sealed class BandExchange
         return stack(rows).view(channels, height + 2 * Plan.Context, width + 2 * Plan.Context).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Where each tile's sent values land in the grid-order stack of windows.</summary>
-    private int[] ScatterCells()
-    {
-        var geometry = SyncGeometry.Of(Plan.Layout);
-        return [.. _tiles.SelectMany(b => b.SendPositions.Select(p => geometry.TileToGrid[b.Tile] * geometry.WindowCells + p))];
-    }
-
     /// <summary>Where each cell of tile <paramref name="tile"/>'s next state comes from, in [own window | shared |
     /// context] order (computed once per tile, only in the processes that apply its replies).</summary>
     private Tensor StateIndex(int tile) => _state.GetOrAdd(tile, t => new Lazy<Tensor>(() =>
     {
         var geometry = SyncGeometry.Of(Plan.Layout);
-        var bands = _tiles[t];
+        var bands = Bands(t);
         var windowCells = geometry.WindowCells;
         var window = geometry.CropCells(t, 0);
         var positionOf = new Dictionary<int, int>(window.Length);
@@ -290,17 +259,94 @@ public sealed class BandExchange
         return SyncGeometry.Index(state).DetachFromDisposeScope();
     })).Value;
 
-    private static ExchangeBytes Count(JobPlan plan, ISyncMode sync, TileBands[] tiles, int windowCells, int stateCells, long[] tokenCells,
+    private static float[] Floats(Tensor tensor) => SyncKernels.Floats(SyncKernels.Cpu(tensor)).ToArray();
+
+    /// <summary>The coordinator's side of the exchange: the band canvas, each tile's reply cells in it, the weight totals
+    /// the sync mode divides by and where each slot's uploads start in a buffer laid out like all uploads.</summary>
+    private sealed class CoordinatorTables
+    {
+        public CoordinatorTables(SyncGeometry geometry, IEnumerable<TileBands> bands, ISyncMode sync)
+        {
+            var tiles = bands.ToArray();
+            Canvas = new BandCanvas(geometry, tiles);
+            var canvasWidth = geometry.Layout.CanvasWidth;
+            Shared = Array.ConvertAll(tiles, b => CopyRuns.Of(b.SharedCells, c => Canvas.IndexOf(c, canvasWidth)));
+            Context = Array.ConvertAll(tiles, b => CopyRuns.Of(b.ContextCells, c => Canvas.IndexOf(c, canvasWidth)));
+            var weighted = sync.Mode is SyncMode.Gaussian or SyncMode.Attention;
+            Totals = BandKernels.Totals(Canvas, weighted ? geometry.GaussianValues : null, geometry.Layout.TileWidth);
+            BandOffsets = new int[tiles.Length + 1];
+            for (var slot = 0; slot < tiles.Length; slot++) BandOffsets[slot + 1] = BandOffsets[slot] + tiles[geometry.GridToTile[slot]].SendPositions.Length;
+        }
+
+        public BandCanvas Canvas { get; }
+
+        /// <summary>Per tile (layout order): where its shared cells, and its context cells, lie in the band canvas.</summary>
+        public CopyRuns[] Shared { get; }
+        public CopyRuns[] Context { get; }
+
+        /// <summary>[cells] Σ of the weights of the windows covering each band cell (count, or Gaussian).</summary>
+        public float[] Totals { get; }
+
+        /// <summary>[T + 1] where grid slot s's sent values start, all slots' uploads laid end to end.</summary>
+        public int[] BandOffsets { get; }
+
+        /// <summary>[C, n] the synced values [C × cells] at <paramref name="cells"/>.</summary>
+        public Tensor Gather(float[] values, CopyRuns cells, int channels)
+        {
+            var result = empty(channels, cells.Count);
+            var target = SyncKernels.Floats(result);
+            for (var c = 0; c < channels; c++)
+                cells.Copy(values.AsSpan(c * Canvas.Count, Canvas.Count), target.Slice(c * cells.Count, cells.Count));
+            return result;
+        }
+    }
+
+    /// <summary>A list of indices into a buffer as runs of consecutive ones: a tile's shared cells along a window row are
+    /// consecutive band-canvas cells, so its reply is a few block copies, and the list costs a few ints per row.</summary>
+    private sealed class CopyRuns(int[] starts, int[] lengths, int count)
+    {
+        public int Count => count;
+
+        public static CopyRuns Of(int[] cells, Func<int, int> index)
+        {
+            var (starts, lengths) = (new List<int>(), new List<int>());
+            for (var k = 0; k < cells.Length; k++)
+            {
+                var i = index(cells[k]);
+                if (starts.Count > 0 && starts[^1] + lengths[^1] == i) lengths[^1]++;
+                else
+                {
+                    starts.Add(i);
+                    lengths.Add(1);
+                }
+            }
+            return new CopyRuns([.. starts], [.. lengths], cells.Length);
+        }
+
+        /// <summary>target[k] = source[the k-th index].</summary>
+        public void Copy(ReadOnlySpan<float> source, Span<float> target)
+        {
+            var at = 0;
+            for (var r = 0; r < starts.Length; r++)
+            {
+                source.Slice(starts[r], lengths[r]).CopyTo(target.Slice(at, lengths[r]));
+                at += lengths[r];
+            }
+        }
+    }
+
+    private static ExchangeBytes Count(JobPlan plan, ISyncMode sync, IEnumerable<TileBands> bands, int windowCells, int stateCells, long[] tokenCells,
         long thumbnailCells)
     {
+        var tiles = bands.Select(b => (Send: b.SendPositions.Length, Shared: b.SharedCells.Length, Context: b.ContextCells.Length)).ToArray();
         long channelBytes = plan.Channels * sizeof(float);
-        var sharedMemberships = tiles.Sum(t => (long)t.SharedCells.Length);
-        var contextCells = tiles.Sum(t => (long)t.ContextCells.Length);
+        var sharedMemberships = tiles.Sum(t => (long)t.Shared);
+        var contextCells = tiles.Sum(t => (long)t.Context);
         var bound = channelBytes * (2 * sharedMemberships + contextCells);
         var full = channelBytes * tiles.Length * ((long)windowCells + stateCells);
         var thumbnails = channelBytes * tiles.Length * thumbnailCells;             // the preview, not the sync: outside the bound
         if (sync.Mode == SyncMode.None) return new ExchangeBytes(thumbnails, 0, 0, 0, thumbnails);
-        var up = channelBytes * tiles.Sum(t => (long)t.SendPositions.Length) + thumbnails;
+        var up = channelBytes * tiles.Sum(t => (long)t.Send) + thumbnails;
         var down = channelBytes * (sharedMemberships + contextCells);
         if (sync is AttentionSync attention)
         {

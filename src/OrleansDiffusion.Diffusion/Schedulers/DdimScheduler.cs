@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Diffusion.Schedulers;
@@ -47,7 +48,10 @@ public sealed class DdimScheduler : IScheduler
         if (std > 0)
         {
             ArgumentNullException.ThrowIfNull(noise);
-            next.add_(noise, alpha: std);
+            // An explicit Scalar, alive until the call returns: an implicitly converted one may be finalised by the GC
+            // while libtorch still reads it (seen once as "toFloat: Expected false to be true" in add_).
+            using var scale = std.ToScalar();
+            next.add_(noise, alpha: scale);
         }
         return next;
     }

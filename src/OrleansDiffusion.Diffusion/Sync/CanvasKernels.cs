@@ -56,19 +56,7 @@ internal static class CanvasKernels
         var planeBuffer = ArrayPool<float>.Shared.Rent(plane);
         try
         {
-            var across = acrossBuffer.AsSpan(0, count * channels * rows * width);
-            var (x0, x1, wx0, wx1) = AttentionSync.Axis(columns, width);
-            var cells = SyncKernels.Floats(pooled);
-            for (var slot = 0; slot < count; slot++)
-                for (var c = 0; c < channels; c++)
-                    for (var row = 0; row < rows; row++)
-                    {
-                        var source = cells.Slice(((c * count + slot) * rows + row) * columns, columns);
-                        var target = across.Slice(((slot * channels + c) * rows + row) * width, width);
-                        for (var x = 0; x < width; x++) target[x] = source[x0[x]] * wx0[x] + source[x1[x]] * wx1[x];
-                    }
-            var (y0, y1, wy0, wy1) = AttentionSync.Axis(rows, height);
-            var tokens = new TokenSource(across, y0, y1, wy0, wy1, tone, channels, rows, width);
+            var tokens = TokenSource.Spread(SyncKernels.Floats(pooled), count, height, width, rows, columns, tone, acrossBuffer);
 
             // Q: the Gaussian-weighted consensus of the tokens covering each cell.
             var result = zeros(channels + 1, layout.CanvasHeight, layout.CanvasWidth);      // the consensus, later Σ w·v and Σ w
@@ -99,7 +87,7 @@ internal static class CanvasKernels
                     Logit(distances.Slice(slot * size + y * width, width), line, lambdaValue);
                 }
             }
-            distance.exp_();
+            SyncKernels.Exp(distances);
 
             // Σ w·v and Σ w, then the weighted mean.
             sums.Clear();
@@ -118,7 +106,7 @@ internal static class CanvasKernels
 
     /// <summary>d ↦ max(−(d / ((V + 1e-12)·2))·λ, −20).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Logit(Span<float> distance, ReadOnlySpan<float> disagreement, float lambda)
+    internal static void Logit(Span<float> distance, ReadOnlySpan<float> disagreement, float lambda)
     {
         var (epsilon, two, scale, floor) = (new Vector<float>(1e-12f), new Vector<float>(2f), new Vector<float>(lambda), new Vector<float>(-20f));
         var i = 0;
@@ -132,25 +120,45 @@ internal static class CanvasKernels
     }
 
     /// <summary>A slot's token row (the vertical bilinear step from the cell rows, then its tone).</summary>
-    private readonly ref struct TokenSource(ReadOnlySpan<float> across, int[] y0, int[] y1, float[] wy0, float[] wy1, ToneValues? tone, int channels, int rows, int width)
+    internal readonly ref struct TokenSource(ReadOnlySpan<float> across, int[] y0, int[] y1, float[] wy0, float[] wy1, ToneValues? tone, int channels, int rows, int width)
     {
         private readonly ReadOnlySpan<float> _across = across;
 
+        /// <summary>The tokens of pooled cells [C, T, rows, columns] spread across each cell row into
+        /// <paramref name="buffer"/> (at least T·C·rows·w floats; the horizontal bilinear step), ready for the vertical one.</summary>
+        public static TokenSource Spread(ReadOnlySpan<float> cells, int count, int height, int width, int rows, int columns, ToneValues? tone, float[] buffer)
+        {
+            var channels = cells.Length / (count * rows * columns);
+            var across = buffer.AsSpan(0, count * channels * rows * width);
+            var (x0, x1, wx0, wx1) = AttentionSync.Axis(columns, width);
+            for (var slot = 0; slot < count; slot++)
+                for (var c = 0; c < channels; c++)
+                    for (var row = 0; row < rows; row++)
+                    {
+                        var source = cells.Slice(((c * count + slot) * rows + row) * columns, columns);
+                        var target = across.Slice(((slot * channels + c) * rows + row) * width, width);
+                        for (var x = 0; x < width; x++) target[x] = source[x0[x]] * wx0[x] + source[x1[x]] * wx1[x];
+                    }
+            var (y0, y1, wy0, wy1) = AttentionSync.Axis(rows, height);
+            return new TokenSource(across, y0, y1, wy0, wy1, tone, channels, rows, width);
+        }
+
         public int Channels => channels;
 
-        /// <summary>target = the token row, times <paramref name="weight"/> unless it is empty.</summary>
-        public void Row(int slot, int channel, int y, ReadOnlySpan<float> weight, Span<float> target)
+        /// <summary>target = the token row from window column <paramref name="x"/> on (target's length), times
+        /// <paramref name="weight"/> unless it is empty.</summary>
+        public void Row(int slot, int channel, int y, ReadOnlySpan<float> weight, Span<float> target, int x = 0)
         {
-            var first = (slot * channels + channel) * rows * width;
-            SyncKernels.Lerp(_across.Slice(first + y0[y] * width, width), wy0[y], _across.Slice(first + y1[y] * width, width), wy1[y], target);
+            var first = (slot * channels + channel) * rows * width + x;
+            SyncKernels.Lerp(_across.Slice(first + y0[y] * width, target.Length), wy0[y], _across.Slice(first + y1[y] * width, target.Length), wy1[y], target);
             SyncKernels.Transform(target, tone?.Of(slot, channel), weight, target);
         }
 
-        /// <summary>target += the token row times <paramref name="weight"/>.</summary>
-        public void AddRow(int slot, int channel, int y, ReadOnlySpan<float> weight, Span<float> target)
+        /// <summary>target += the token row from window column <paramref name="x"/> on times <paramref name="weight"/>.</summary>
+        public void AddRow(int slot, int channel, int y, ReadOnlySpan<float> weight, Span<float> target, int x = 0)
         {
-            var first = (slot * channels + channel) * rows * width;
-            SyncKernels.AddLerpTransformed(_across.Slice(first + y0[y] * width, width), wy0[y], _across.Slice(first + y1[y] * width, width), wy1[y],
+            var first = (slot * channels + channel) * rows * width + x;
+            SyncKernels.AddLerpTransformed(_across.Slice(first + y0[y] * width, target.Length), wy0[y], _across.Slice(first + y1[y] * width, target.Length), wy1[y],
                 tone?.Of(slot, channel), weight, target);
         }
     }

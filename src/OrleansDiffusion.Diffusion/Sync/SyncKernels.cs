@@ -230,6 +230,22 @@ internal static class SyncKernels
         for (; i < target.Length; i++) target[i] /= values[i];
     }
 
+    /// <summary>values = e^values, element by element with one vector function (the last partial vector padded), so a
+    /// value's result never depends on where it sits in the span: the band sync exponentiates a subset of the cells the
+    /// whole-canvas sync does and must get the same bits (torch's exp takes a scalar path at each chunk's tail).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Exp(Span<float> values)
+    {
+        var i = 0;
+        for (; i <= values.Length - Width; i += Width) Store(Vector.Exp(Load(values, i)), values, i);
+        if (i == values.Length) return;
+        Span<float> tail = stackalloc float[Width];
+        tail.Clear();
+        values[i..].CopyTo(tail);
+        Store(Vector.Exp(Load(tail, 0)), tail, 0);
+        tail[..(values.Length - i)].CopyTo(values[i..]);
+    }
+
     /// <summary>target = a · b.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Product(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> target)

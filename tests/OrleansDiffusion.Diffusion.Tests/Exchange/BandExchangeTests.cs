@@ -78,12 +78,42 @@ public class BandExchangeTests
         }
         Assert.True(bytes.PerStep < bytes.FullWindow, $"{bytes.PerStep} band bytes vs {bytes.FullWindow} full-window");
         var windowCells = plan.Layout.TileWidth * plan.Layout.TileHeight;
-        Assert.True(exchange.Tiles.Sum(b => b.SendPositions.Length) < plan.Layout.Count * windowCells, "tiles send whole windows");
-        foreach (var bands in exchange.Tiles)
+        Assert.True(Enumerable.Range(0, plan.Layout.Count).Sum(t => exchange.Bands(t).SendPositions.Length) < plan.Layout.Count * windowCells, "tiles send whole windows");
+        foreach (var bands in Enumerable.Range(0, plan.Layout.Count).Select(exchange.Bands))
         {
             Assert.All(bands.SendPositions, p => Assert.InRange(p, 0, windowCells - 1));
             Assert.Equal(bands.SharedCells.Length, bands.SharedPositions.Length);
             Assert.Equal(bands.ContextCells.Length, bands.ContextCells.Distinct().Count());
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Bands_are_what_a_cell_by_cell_count_of_windows_and_crops_gives(SyncMode mode, int size, int tile, int overlap, int context, bool wrap)
+    {
+        var plan = Plan(mode, size, tile, overlap, context, wrap);
+        var exchange = BandExchange.Create(plan, JobComponents.CreateSync(mode));
+        // The reference counts, cell by cell, the windows covering each cell and the tiles reading it outside their own window.
+        var geometry = SyncGeometry.Of(plan.Layout);
+        var covering = new int[geometry.CanvasCells];
+        var readByOthers = new bool[geometry.CanvasCells];
+        var windows = plan.Layout.Windows.Select(w => geometry.CropCells(w.Index, 0)).ToArray();
+        foreach (var window in windows)
+            foreach (var cell in window) covering[cell]++;
+        foreach (var w in plan.Layout.Windows)
+        {
+            var own = windows[w.Index].ToHashSet();
+            foreach (var cell in geometry.CropCells(w.Index, context).Where(c => !own.Contains(c))) readByOthers[cell] = true;
+        }
+        foreach (var w in plan.Layout.Windows)
+        {
+            var window = windows[w.Index];
+            var own = window.ToHashSet();
+            var bands = exchange.Bands(w.Index);
+            Assert.Equal(Enumerable.Range(0, window.Length).Where(p => covering[window[p]] > 1 || readByOthers[window[p]]), bands.SendPositions);
+            Assert.Equal(Enumerable.Range(0, window.Length).Where(p => covering[window[p]] > 1), bands.SharedPositions);
+            Assert.Equal(bands.SharedPositions.Select(p => window[p]), bands.SharedCells);
+            Assert.Equal(geometry.CropCells(w.Index, context).Where(c => !own.Contains(c)).Distinct(), bands.ContextCells);
         }
     }
 

@@ -84,10 +84,32 @@ public class AttentionKernelTests
         var distance = Gather(geometry, consensus).sub_(tokens).pow_(2).sum(0, keepdim: true);
         var disagreement = geometry.Accumulate(distance, gaussian).div_(total);
         var logit = distance.div(Gather(geometry, disagreement).add_(1e-12f).mul_(2)).neg_().mul_(lambda).clamp_min_(-20f);
-        var weight = gaussian * logit.exp_();
+        var weight = gaussian * Exp(logit);
         var sum = geometry.Accumulate(values, weight);
         using var expanded = weight.expand(1, geometry.Layout.Count, geometry.Layout.TileHeight, geometry.Layout.TileWidth);
         return sum.div_(geometry.Accumulate(expanded)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>e^x with the kernels' exponential, the one operation the reference shares with them: torch's exp takes
+    /// a scalar path at each chunk's tail, so its last bit depends on where a value sits
+    /// (<see cref="Kernel_exponential_is_torchs_to_an_ulp_and_independent_of_position"/>).</summary>
+    private static Tensor Exp(Tensor x)
+    {
+        var result = x.contiguous().clone();
+        SyncKernels.Exp(SyncKernels.Floats(result));
+        return result;
+    }
+
+    [Fact]
+    public void Kernel_exponential_is_torchs_to_an_ulp_and_independent_of_position()
+    {
+        using var x = rand(10_007, generator: new Generator(3)).mul_(40).sub_(30);   // [−30, 10): the logits' range and beyond
+        using var expected = x.exp();
+        using var actual = Exp(x);
+        Assert.True(actual.allclose(expected, rtol: 3e-7, atol: 0), $"max relative error {((actual - expected).abs() / expected).max().item<float>()}");
+        // Any sub-span (the band sync exponentiates a subset of the cells) gives each value the same bits.
+        using var tail = Exp(x.narrow(0, 13, 1_001));
+        Assert.True(tail.IsSameAs(actual.narrow(0, 13, 1_001)));
     }
 
     private static Tensor Gather(SyncGeometry geometry, Tensor canvas)

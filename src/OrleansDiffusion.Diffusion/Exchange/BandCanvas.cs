@@ -1,0 +1,174 @@
+using OrleansDiffusion.Diffusion.Sync;
+
+namespace OrleansDiffusion.Diffusion.Exchange;
+
+/// <summary>A stretch of one window row that the band sync reads: window row <see cref="Y"/> of grid slot
+/// <see cref="Slot"/>, columns [X, X + Length), found at <see cref="Band"/> in that tile's upload; it lands on band-canvas
+/// cell <see cref="Cell"/>, summed there directly or, where an earlier tile row reaches the same canvas row, first into
+/// the tile row's strip at <see cref="Strip"/> (−1: directly), as <see cref="SyncKernels.Accumulate"/> sums.</summary>
+internal readonly record struct BandRun(int Slot, int Y, int X, int Length, int Band, int Cell, int Strip);
+
+/// <summary>A canvas row's band cells that go through a tile row's strip: band-canvas cells [Cell, Cell + Length) at
+/// strip cell <see cref="Strip"/>.</summary>
+internal readonly record struct StripRow(int Cell, int Strip, int Length);
+
+/// <summary>
+/// The cells the coordinator's band sync computes (every cell some reply carries: shared cells and context cells), stored
+/// compactly as sorted segments per canvas row, and the runs of window rows that sum into them, in the order the
+/// whole-canvas sync sums (tile row by tile row, column by column, window row by window row), so the same cells get the
+/// same bits with none of the canvas or the other window cells in memory. Coordinator only; built once per plan.
+/// </summary>
+internal sealed class BandCanvas
+{
+    private readonly int[] _rowFirst;      // [H + 1] first segment of each canvas row
+    private readonly int[] _segmentStart;  // canvas x of each segment's first cell
+    private readonly int[] _segmentCell;   // band-canvas index of each segment's first cell (one past the last: Count)
+
+    public BandCanvas(SyncGeometry geometry, IReadOnlyList<TileBands> tiles)
+    {
+        var layout = geometry.Layout;
+        var (canvasWidth, canvasHeight) = (layout.CanvasWidth, layout.CanvasHeight);
+
+        var needed = new bool[geometry.CanvasCells];
+        foreach (var bands in tiles)
+        {
+            foreach (var cell in bands.SharedCells) needed[cell] = true;
+            foreach (var cell in bands.ContextCells) needed[cell] = true;
+        }
+        _rowFirst = new int[canvasHeight + 1];
+        var starts = new List<int>();
+        var cells = new List<int>();
+        var count = 0;
+        for (var y = 0; y < canvasHeight; y++)
+        {
+            _rowFirst[y] = starts.Count;
+            var row = y * canvasWidth;
+            for (var x = 0; x < canvasWidth; x++)
+            {
+                if (!needed[row + x]) continue;
+                if (x == 0 || !needed[row + x - 1])
+                {
+                    starts.Add(x);
+                    cells.Add(count);
+                }
+                count++;
+            }
+        }
+        _rowFirst[canvasHeight] = starts.Count;
+        cells.Add(count);
+        (_segmentStart, _segmentCell, Count) = ([.. starts], [.. cells], count);
+
+        var runs = new List<BandRun>();
+        var strips = new List<StripRow>[layout.Rows];
+        RunFirst = new int[layout.Rows + 1];
+        for (var row = 0; row < layout.Rows; row++)
+        {
+            RunFirst[row] = runs.Count;
+            // The strip: the band cells of the canvas rows an earlier tile row already reaches.
+            var stripOf = new Dictionary<int, int>();
+            strips[row] = [];
+            var stripCells = 0;
+            for (var y = 0; y < layout.TileHeight; y++)
+            {
+                if (geometry.FreshRows[row][y]) continue;
+                var canvasRow = geometry.CanvasRow(row, y);
+                var (first, end) = (RowCell(canvasRow), RowCell(canvasRow + 1));
+                stripOf[canvasRow] = stripCells;
+                strips[row].Add(new StripRow(first, stripCells, end - first));
+                stripCells += end - first;
+            }
+            StripCells = Math.Max(StripCells, stripCells);
+            for (var column = 0; column < layout.Columns; column++)
+            {
+                var slot = row * layout.Columns + column;
+                var sent = SentRows(tiles[geometry.GridToTile[slot]].SendPositions, layout.TileWidth, layout.TileHeight);
+                for (var y = 0; y < layout.TileHeight; y++)
+                {
+                    var canvasRow = geometry.CanvasRow(row, y);
+                    int? stripShift = geometry.FreshRows[row][y] ? null : stripOf[canvasRow] - RowCell(canvasRow);
+                    foreach (var (offset, start, length) in geometry.ColumnPieces[column])
+                        for (var s = _rowFirst[canvasRow]; s < _rowFirst[canvasRow + 1]; s++)
+                        {
+                            var (from, to) = (Math.Max(start, _segmentStart[s]), Math.Min(start + length, _segmentStart[s] + SegmentLength(s)));
+                            if (from >= to) continue;
+                            var x = offset + from - start;
+                            var band = sent.Find(y, x, to - from)
+                                ?? throw new InvalidOperationException($"tile {geometry.GridToTile[slot]} does not send window row {y}, columns {x}..{x + to - from - 1}, which the sync reads");
+                            var cell = _segmentCell[s] + from - _segmentStart[s];
+                            runs.Add(new BandRun(slot, y, x, to - from, band, cell, stripShift is { } shift ? cell + shift : -1));
+                        }
+                }
+            }
+        }
+        RunFirst[layout.Rows] = runs.Count;
+        Runs = [.. runs];
+        Strips = strips;
+    }
+
+    /// <summary>Band cells.</summary>
+    public int Count { get; }
+
+    /// <summary>Every run, tile row by tile row (<see cref="RunFirst"/>), in summation order.</summary>
+    public BandRun[] Runs { get; }
+    public int[] RunFirst { get; }
+
+    /// <summary>Per tile row, its strip's rows; <see cref="StripCells"/>: the largest strip.</summary>
+    public IReadOnlyList<StripRow>[] Strips { get; }
+    public int StripCells { get; }
+
+    /// <summary>The band-canvas index of canvas cell <paramref name="cell"/> (y·W + x).</summary>
+    public int IndexOf(int cell, int canvasWidth)
+    {
+        var (y, x) = Math.DivRem(cell, canvasWidth);
+        var (low, high) = (_rowFirst[y], _rowFirst[y + 1] - 1);
+        while (low < high)
+        {
+            var middle = (low + high + 1) / 2;
+            if (_segmentStart[middle] <= x) low = middle; else high = middle - 1;
+        }
+        if (low > high || x < _segmentStart[low] || x >= _segmentStart[low] + SegmentLength(low))
+            throw new ArgumentOutOfRangeException(nameof(cell), $"canvas cell {cell} is not a band cell");
+        return _segmentCell[low] + x - _segmentStart[low];
+    }
+
+    /// <summary>The band-canvas index of the first band cell of canvas row <paramref name="y"/> (or of the next one).</summary>
+    private int RowCell(int y) => _segmentCell[_rowFirst[y]];
+
+    private int SegmentLength(int segment) => _segmentCell[segment + 1] - _segmentCell[segment];
+
+    /// <summary>A window's sent positions as runs per window row.</summary>
+    private sealed class SentRuns(int[] first, int[] x, int[] band)
+    {
+        /// <summary>Where window row y, columns [x, x + length) sit in the upload (null where not all of them were sent).</summary>
+        public int? Find(int y, int column, int length)
+        {
+            for (var r = first[y]; r < first[y + 1]; r++)
+            {
+                var runLength = band[r + 1] - band[r];
+                if (column >= x[r] && column + length <= x[r] + runLength) return band[r] + column - x[r];
+            }
+            return null;
+        }
+    }
+
+    private static SentRuns SentRows(int[] positions, int width, int height)
+    {
+        var first = new int[height + 1];
+        var xs = new List<int>();
+        var bands = new List<int>();
+        var row = 0;
+        for (var i = 0; i < positions.Length; i++)
+        {
+            var (y, x) = Math.DivRem(positions[i], width);
+            while (row < y) first[++row] = xs.Count;
+            if (i == 0 || positions[i - 1] != positions[i] - 1 || positions[i - 1] / width != y)
+            {
+                xs.Add(x);
+                bands.Add(i);
+            }
+        }
+        while (row < height) first[++row] = xs.Count;
+        bands.Add(positions.Length);
+        return new SentRuns(first, [.. xs], [.. bands]);
+    }
+}
