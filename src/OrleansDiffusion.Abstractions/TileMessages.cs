@@ -63,12 +63,12 @@ public sealed record TileAssignment
     [Id(13)] public int Attempt { get; init; }
 }
 
-/// <summary>The synced result of step <paramref name="Step"/> for one tile: its whole next state (window plus context),
-/// its synced bands after a band-only step, or neither: it keeps its own proposal.</summary>
+/// <summary>The synced result of step <paramref name="Step"/> for one tile: its synced bands, from which it builds its
+/// next state with its own proposal (after a full exchange too), or none: it keeps its own proposal.</summary>
 [GenerateSerializer, Immutable, Alias("odiff.TileUpdate")]
-public sealed record TileUpdate([property: Id(0)] int Step, [property: Id(1)] TensorPayload? State, [property: Id(2)] BandReplyPayload? Bands)
+public sealed record TileUpdate([property: Id(0)] int Step, [property: Id(1)] BandReplyPayload? Bands)
 {
-    public long Bytes => (State?.Bytes ?? 0) + (Bands?.Bytes ?? 0);
+    public long Bytes => Bands?.Bytes ?? 0;
 }
 
 /// <summary>A tile's proposal for one step and what it cost: its whole window, or on a band-only step its bands.</summary>

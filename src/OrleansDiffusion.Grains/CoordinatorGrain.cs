@@ -192,10 +192,10 @@ public sealed partial class CoordinatorGrain(
             _runClock.Restart();
             if (epoch > 1) await ReleaseEpochAsync(plan, epoch - 1);
 
-            runtime = new GrainTileRuntime(GrainFactory, JobId, epoch, spec, _options, this, logger);
             var sync = JobComponents.CreateSync(spec.Sync);
             // Between checkpoint steps only bands travel; the exchange's tables are built off the grain scheduler.
             var bands = new BandSchedule(await Task.Run(() => BandExchange.Create(plan, sync), cancellationToken), _options.CheckpointEvery);
+            runtime = new GrainTileRuntime(GrainFactory, JobId, epoch, spec, bands.Exchange, _options, this, logger);
             _mosaic = bands.Exchange.Preview;
             EngineResult result;
             using (start?.States)

@@ -32,7 +32,10 @@ internal interface ITileRuntimeEvents
 /// step rolls every tile back to the last full exchange (<see cref="TileRollbackException"/>).
 /// </summary>
 /// <param name="spec">the job's spec as submitted (model by store name): every tile silo resolves and checks it itself.</param>
-internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobId, int epoch, JobSpec spec, JobOptions options, ITileRuntimeEvents events, ILogger logger)
+/// <param name="exchange">the plan's band exchange: between full exchanges only bands move, and after a full exchange
+/// only bands go down too (tiles rebuild the update from their own proposal).</param>
+internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobId, int epoch, JobSpec spec, BandExchange exchange, JobOptions options,
+    ITileRuntimeEvents events, ILogger logger)
     : ITileRuntime
 {
     private JobPlan? _plan;
@@ -163,23 +166,32 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         return new TileStepResult(_proposals, seconds, forwardCalls, replies.Sum(r => r!.Bytes), bands ? _uploads : null);
     }
 
-    /// <summary>Keeps each tile's synced window for the next step's call (one message per tile and step carries both
-    /// directions), and as the state to re-create the tile from: its synced window, or its own proposal.</summary>
-    public Task<long> ScatterAsync(int step, IReadOnlyList<Tensor?> updates, CancellationToken cancellationToken)
+    /// <summary>Keeps each tile's synced result for the next step's call (one message per tile and step carries both
+    /// directions) as its band reply, and its whole synced window (or its own proposal) as the state to re-create the
+    /// tile from.</summary>
+    public async Task<long> ScatterAsync(int step, IReadOnlyList<Tensor?> updates, CancellationToken cancellationToken)
     {
+        var plan = _plan ?? throw new InvalidOperationException("StartAsync was not called");
+        var proposals = _proposals;
+        var replies = updates.Any(u => u is not null)
+            ? await Task.Run(() => exchange.RepliesFrom(proposals, updates, step, plan.Steps), cancellationToken)
+            : null;
         long bytes = 0;
         for (var i = 0; i < _tiles.Length; i++)
         {
-            var payload = updates[i] is { } update ? TensorPayloads.ToPayload(update) : null;
+            BandReplyPayload? payload = null;
+            if (replies?[i] is { } reply)
+                using (reply)
+                    payload = TensorPayloads.ToPayload(reply);
             bytes += payload?.Bytes ?? 0;
-            _updates[i] = new TileUpdate(step, payload, null);
+            _updates[i] = new TileUpdate(step, payload);
             _states[i]?.Dispose();
             _states[i] = updates[i] ?? _proposals[i];
             if (updates[i] is not null) _proposals[i].Dispose();
         }
         _proposals = [];
         _step = _statesStep = step + 1;
-        return Task.FromResult(bytes);
+        return bytes;
     }
 
     /// <summary>Keeps each tile's synced bands for the next step's call.</summary>
@@ -191,7 +203,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
             {
                 var payload = TensorPayloads.ToPayload(reply);
                 bytes += payload.Bytes;
-                _updates[reply.Tile] = new TileUpdate(step, null, payload);
+                _updates[reply.Tile] = new TileUpdate(step, payload);
             }
         DisposeProposals();
         _step = step + 1;

@@ -89,11 +89,6 @@ public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDeta
             tile.Adopt((await job.Bands).Apply(index, _proposal, synced));
             _proposal.Dispose();
         }
-        else if (update.State is { } state)
-        {
-            tile.Adopt(TensorPayloads.ToTensor(state, device));
-            _proposal.Dispose();
-        }
         else
         {
             tile.Adopt(_proposal);

@@ -42,7 +42,9 @@ public sealed record BandReply(int Tile, Tensor Shared, Tensor Context, Tensor? 
 /// <param name="SharedCells">cells of the window that another window covers too (they come back synced).</param>
 /// <param name="SharedPositions">the window positions of <paramref name="SharedCells"/>.</param>
 /// <param name="ContextCells">distinct cells outside the window that the tile's next state (window plus context) reads.</param>
-public sealed record TileBands(int Tile, int[] SendPositions, int[] SharedCells, int[] SharedPositions, int[] ContextCells);
+/// <param name="ContextPositions">where each of <paramref name="ContextCells"/> first appears in the tile's state
+/// (row-major in its (h + 2c)×(w + 2c) crop).</param>
+public sealed record TileBands(int Tile, int[] SendPositions, int[] SharedCells, int[] SharedPositions, int[] ContextCells, int[] ContextPositions);
 
 /// <summary>Bytes moved per step, both directions together, against the per-membership lower bound: every cell in more
 /// than one window counted once per window containing it × channels × 4 bytes × 2 directions, plus the context cells
@@ -200,6 +202,38 @@ public sealed class BandExchange
             var slot = geometry.TileToGrid[t];
             var toneOf = scale is null ? null : stack([scale[slot], shift![slot]]);
             replies[t] = Detach(new BandReply(t, shared, context, toneOf));
+        }
+        return replies;
+    }
+
+    /// <summary>Coordinator side, after a full-window sync: the replies that rebuild its updates on the tiles (their values
+    /// at each tile's shared and context cells and, for attention, the tone from the proposals' statistics), so that a
+    /// full exchange sends only bands down too; null where nothing moves (<see cref="SyncMode.None"/>).
+    /// <see cref="Apply"/> of a reply gives its update bit for bit.</summary>
+    public IReadOnlyList<BandReply>? RepliesFrom(IReadOnlyList<Tensor> proposals, IReadOnlyList<Tensor?> updates, int step, int steps)
+    {
+        if (!Exchanges) return null;
+        using var scope = NewDisposeScope();
+        var layout = Plan.Layout;
+        var geometry = SyncGeometry.Of(layout);
+        Tensor? scale = null, shift = null;
+        if (Sync is AttentionSync attention)
+        {
+            var statistics = geometry.GridToTile.Select(t => AttentionSync.Statistics(proposals[t].view(proposals[t].shape[0], 1, proposals[t].shape[1], proposals[t].shape[2]))).ToArray();
+            var tone = attention.Tone(geometry, step, steps, cat(statistics.Select(s => s.Mean).ToArray()), cat(statistics.Select(s => s.Spread).ToArray()));
+            if (tone is var (s, b)) (scale, shift) = (s, b);
+        }
+        var (stateWidth, context) = (layout.TileWidth + 2 * Plan.Context, Plan.Context);
+        var replies = new BandReply[layout.Count];
+        for (var t = 0; t < layout.Count; t++)
+        {
+            var update = updates[t] ?? throw new ArgumentException($"tile {t} has no update to send as bands", nameof(updates));
+            var bands = _tiles[t].IsValueCreated ? _tiles[t].Value : _membership.Of(t);
+            var shared = Array.ConvertAll(bands.SharedPositions, p => (p / layout.TileWidth + context) * stateWidth + p % layout.TileWidth + context);
+            var values = update.reshape(update.shape[0], -1);
+            var slot = geometry.TileToGrid[t];
+            replies[t] = Detach(new BandReply(t, values.index_select(1, SyncGeometry.Index(shared)), values.index_select(1, SyncGeometry.Index(bands.ContextPositions)),
+                scale is null ? null : stack([scale[slot], shift![slot]])));
         }
         return replies;
     }

@@ -47,12 +47,19 @@ internal sealed class BandMembership
                 sharedPositions.Add(y * columns.Length + x);
             }
         var context = new List<int>();
+        var contextPositions = new List<int>();
         var seen = new HashSet<int>();
         var (inRow, inColumn) = (_inWindowRow[window.Row], _inWindowColumn[window.Column]);
-        foreach (var row in _cropRows[window.Row])
-            foreach (var column in _cropColumns[window.Column])
-                if (!(inRow[row] && inColumn[column]) && seen.Add(row * canvasWidth + column)) context.Add(row * canvasWidth + column);
-        return new TileBands(tile, [.. send], [.. sharedCells], [.. sharedPositions], [.. context]);
+        var (cropRows, cropColumns) = (_cropRows[window.Row], _cropColumns[window.Column]);
+        for (var y = 0; y < cropRows.Length; y++)
+            for (var x = 0; x < cropColumns.Length; x++)
+            {
+                var (row, column) = (cropRows[y], cropColumns[x]);
+                if (inRow[row] && inColumn[column] || !seen.Add(row * canvasWidth + column)) continue;
+                context.Add(row * canvasWidth + column);
+                contextPositions.Add(y * cropColumns.Length + x);
+            }
+        return new TileBands(tile, [.. send], [.. sharedCells], [.. sharedPositions], [.. context], [.. contextPositions]);
     }
 
     private (int[][] Windows, int[][] Crops, bool[][] InWindow, int[] WindowCount, int[] CropCount) Axis(int[] starts, int length, int size)

@@ -63,6 +63,35 @@ public class BandExchangeTests
 
     [Theory]
     [MemberData(nameof(Cases))]
+    public void Replies_from_a_full_window_sync_rebuild_its_updates_bit_for_bit(SyncMode mode, int size, int tile, int overlap, int context, bool wrap)
+    {
+        var plan = Plan(mode, size, tile, overlap, context, wrap);
+        var sync = JobComponents.CreateSync(mode);
+        var exchange = BandExchange.Create(plan, sync);
+        var proposals = Proposals(plan);
+        foreach (var step in new[] { 0, plan.Steps - 2 })
+        {
+            using var full = sync.Synchronize(new SyncInput(plan, proposals, step, plan.Steps));
+            var replies = exchange.RepliesFrom(proposals, full.Updates, step, plan.Steps);
+            if (mode == SyncMode.None)
+            {
+                Assert.Null(replies);
+                continue;
+            }
+            Assert.NotNull(replies);
+            foreach (var w in plan.Layout.Windows)
+            {
+                using var reply = replies[w.Index];
+                Assert.Equal(w.Index, reply.Tile);
+                using var next = exchange.Apply(w.Index, proposals[w.Index], reply);
+                Assert.True(TensorAssertions.SameBits(next, full.Updates[w.Index]!),
+                    $"{mode} step {step} tile {w.Index}: max diff {(next - full.Updates[w.Index]!).abs().max().item<float>()}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
     public void Tiles_send_and_receive_only_their_bands(SyncMode mode, int size, int tile, int overlap, int context, bool wrap)
     {
         var plan = Plan(mode, size, tile, overlap, context, wrap);
@@ -113,7 +142,10 @@ public class BandExchangeTests
             Assert.Equal(Enumerable.Range(0, window.Length).Where(p => covering[window[p]] > 1 || readByOthers[window[p]]), bands.SendPositions);
             Assert.Equal(Enumerable.Range(0, window.Length).Where(p => covering[window[p]] > 1), bands.SharedPositions);
             Assert.Equal(bands.SharedPositions.Select(p => window[p]), bands.SharedCells);
-            Assert.Equal(geometry.CropCells(w.Index, context).Where(c => !own.Contains(c)).Distinct(), bands.ContextCells);
+            var crop = geometry.CropCells(w.Index, context);
+            Assert.Equal(crop.Where(c => !own.Contains(c)).Distinct(), bands.ContextCells);
+            Assert.Equal(bands.ContextCells, bands.ContextPositions.Select(p => crop[p]));
+            Assert.All(bands.ContextPositions, p => Assert.Equal(p, Array.IndexOf(crop, crop[p])));
         }
     }
 
