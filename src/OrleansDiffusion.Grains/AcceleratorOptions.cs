@@ -27,7 +27,7 @@ public sealed class AcceleratorOptions
     /// memory this process may use (the cgroup limit in a container, else the machine's) on the CPU and 4 GiB on a GPU.</summary>
     public long DecodeMemoryBytesOf(string device) =>
         DecodeMemoryBytes > 0 ? DecodeMemoryBytes
-        : device == "cpu" ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4
+        : device == "cpu" ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 8
         : Diffusion.StableDiffusion.TiledVaeDecoder.DefaultMemoryBudget;
 
     /// <summary>&gt; 0: every tile uses a simulated denoiser costing this many ms per window (benchmark silos only).</summary>

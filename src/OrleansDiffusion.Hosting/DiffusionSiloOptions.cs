@@ -89,7 +89,7 @@ public sealed class DiffusionSiloOptions
     public long ModelCacheBytes { get; set; } = 16L << 30;
 
     /// <summary>Bytes of VAE decode activations each device keeps live between GroupNorms (decode tiles beyond it are parked
-    /// and replay from their latent crop); 0: a quarter of the process's memory limit on the CPU, 4 GiB on a GPU.</summary>
+    /// and replay from their latent crop); 0: an eighth of the process's memory limit on the CPU, 4 GiB on a GPU.</summary>
     public long DecodeMemoryBytes { get; set; }
 
     /// <summary>Keep Stable Diffusion weights in fp16 on GPU devices.</summary>

@@ -38,10 +38,10 @@ public class DecodeMemoryTests
     }
 
     [Fact]
-    public void The_automatic_decode_budget_is_a_quarter_of_the_process_memory_on_the_cpu_and_4_GiB_on_a_gpu()
+    public void The_automatic_decode_budget_is_an_eighth_of_the_process_memory_on_the_cpu_and_4_GiB_on_a_gpu()
     {
         var automatic = new AcceleratorOptions();
-        Assert.Equal(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4, automatic.DecodeMemoryBytesOf("cpu"));
+        Assert.Equal(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 8, automatic.DecodeMemoryBytesOf("cpu"));
         Assert.Equal(4L << 30, automatic.DecodeMemoryBytesOf("cuda:0"));
         Assert.Equal(123, new AcceleratorOptions { DecodeMemoryBytes = 123 }.DecodeMemoryBytesOf("cuda:1"));
     }
