@@ -23,8 +23,10 @@ public sealed class AcceleratorOptions
     /// and replay from their latent crop (same pixels, more compute). 0: automatic (<see cref="DecodeMemoryBytesOf"/>).</summary>
     public long DecodeMemoryBytes { get; set; }
 
-    /// <summary>The decode budget of <paramref name="device"/>: <see cref="DecodeMemoryBytes"/>, or when 0, a quarter of the
-    /// memory this process may use (the cgroup limit in a container, else the machine's) on the CPU and 4 GiB on a GPU.</summary>
+    /// <summary>The decode budget of <paramref name="device"/>: <see cref="DecodeMemoryBytes"/>, or when 0, an eighth of the
+    /// memory this process may use (the cgroup limit in a container, else the machine's) on the CPU and 4 GiB on a GPU:
+    /// an eighth, because the allocator keeps freed activations mapped (peak RSS measured about twice the live decode
+    /// activations) and several silos may share one machine.</summary>
     public long DecodeMemoryBytesOf(string device) =>
         DecodeMemoryBytes > 0 ? DecodeMemoryBytes
         : device == "cpu" ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 8
