@@ -10,7 +10,9 @@ namespace OrleansDiffusion.Grains;
 /// <summary>
 /// One tile of a distributed VAE decode, on an accelerator silo: a <see cref="VaeDecodeSession"/> over its crop, with
 /// the VAE leased from the device's model cache (the same load the job's denoising used). Device work runs on the
-/// device's executor thread; each call waits a bounded time, like tile steps.
+/// device's executor thread; each call waits a bounded time, like tile steps. After every stage the session reports to
+/// the device's <see cref="DecodeMemoryBudget"/>, which parks it when the device's decode tiles together would hold more
+/// than the budget (the pooled statistics, and so the pixels, do not change).
 /// </summary>
 [AcceleratorPlacement]
 [Immovable]
@@ -21,6 +23,7 @@ public sealed class DecodeTileGrain(DeviceExecutorPool devices, IOptions<OutputS
     private ModelLease<StableDiffusionModel>? _lease;
     private Task? _build;
     private VaeDecodeSession? _session;
+    private DecodeMemoryBudget? _budget;
     private Tensor? _whole;
     private Task<DecodeProgress>? _running;
     private int _runningNorm = -1;
@@ -59,6 +62,8 @@ public sealed class DecodeTileGrain(DeviceExecutorPool devices, IOptions<OutputS
             else
             {
                 _session = new VaeDecodeSession(vae, moved, new LatentRegion(assignment.CoreTop, assignment.CoreLeft, assignment.CoreHeight, assignment.CoreWidth));
+                _budget = devices.DecodeBudgets[executor.Name];
+                _budget.Fit(_session);
             }
             return true;
         });
@@ -85,7 +90,10 @@ public sealed class DecodeTileGrain(DeviceExecutorPool devices, IOptions<OutputS
             if (_whole is not null) return new DecodeProgress(null);
             var session = _session!;
             if (pooled is not null && session.NormIndex == norm - 1)
+            {
                 session.Continue(new GroupStatistics(pooled.Norm, pooled.Sums, pooled.SquareSums, pooled.Count));
+                _budget!.Fit(session);
+            }
             if (session.NormIndex != norm && !session.IsComplete)
                 throw new InvalidOperationException($"decode tile {Key} is at norm {session.NormIndex}, asked for {norm}");
             if (session.IsComplete) return new DecodeProgress(null);
@@ -128,12 +136,13 @@ public sealed class DecodeTileGrain(DeviceExecutorPool devices, IOptions<OutputS
         }
         await executor.RunAsync(() =>
         {
+            if (_session is { } session) _budget?.Release(session);
             _session?.Dispose();
             _whole?.Dispose();
             return true;
         });
         _lease?.Dispose();
-        (_session, _whole, _lease, _running) = (null, null, null, null);
+        (_session, _budget, _whole, _lease, _running) = (null, null, null, null, null);
         await devices.ReleaseAsync(executor, Key);
     }
 }

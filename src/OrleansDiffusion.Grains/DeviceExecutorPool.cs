@@ -22,6 +22,7 @@ public sealed class DeviceExecutorPool : IDisposable
         _benchmarkTileMilliseconds = accelerator.BenchmarkTileMilliseconds;
         Executors = accelerator.Devices.Select(d => new DeviceExecutor(d, accelerator.MaxBatch, accelerator.BatchGatherWindow)).ToArray();
         ModelCaches = Executors.ToDictionary(e => e.Name, _ => new ModelCache(accelerator.ModelCacheBytes));
+        DecodeBudgets = Executors.ToDictionary(e => e.Name, e => new DecodeMemoryBudget(accelerator.DecodeMemoryBytesOf(e.Name)));
     }
 
     public IReadOnlyList<DeviceExecutor> Executors { get; }
@@ -31,6 +32,9 @@ public sealed class DeviceExecutorPool : IDisposable
 
     /// <summary>Each device's cache of loaded models, shared by all jobs on the device.</summary>
     public IReadOnlyDictionary<string, ModelCache> ModelCaches { get; }
+
+    /// <summary>Each device's bound on the activations its decode tiles keep between GroupNorms.</summary>
+    public IReadOnlyDictionary<string, DecodeMemoryBudget> DecodeBudgets { get; }
 
     internal DeviceExecutor Assign(string jobKey)
     {

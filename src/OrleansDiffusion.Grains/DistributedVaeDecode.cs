@@ -74,7 +74,8 @@ internal sealed partial class DistributedVaeDecode(IGrainFactory grains, string 
     private DecodeAssignment Assignment(Tensor latent, LatentRegion window, int halo, bool whole)
     {
         var (region, core) = VaeDecodeSession.CropOf(window, halo, (int)latent.shape[1], (int)latent.shape[2]);
-        using var crop = latent.narrow(1, region.Top, region.Height).narrow(2, region.Left, region.Width);
+        using var rows = latent.narrow(1, region.Top, region.Height);
+        using var crop = rows.narrow(2, region.Left, region.Width);
         return new DecodeAssignment
         {
             JobId = jobId,
@@ -129,7 +130,10 @@ internal sealed partial class DistributedVaeDecode(IGrainFactory grains, string 
                 {
                     var w = windows[chunk[k]];
                     using var pixels = TensorPayloads.ToTensor(read[k]);
-                    output.narrow(1, w.Top * scale, w.Height * scale).narrow(2, w.Left * scale, w.Width * scale).copy_(pixels);
+                    // Views disposed at once: a leaked view would keep the whole image alive until a finalizer runs.
+                    using var rows = output.narrow(1, w.Top * scale, w.Height * scale);
+                    using var place = rows.narrow(2, w.Left * scale, w.Width * scale);
+                    place.copy_(pixels);
                 }
             }
             return output.clamp_(-1, 1);

@@ -84,6 +84,7 @@ public static class DiffusionHostingExtensions
             foreach (var device in options.DeviceList) o.Devices.Add(device);
             o.HalfPrecision = options.HalfPrecision;
             o.ModelCacheBytes = options.ModelCacheBytes;
+            o.DecodeMemoryBytes = options.DecodeMemoryBytes;
             o.BatchGatherWindow = options.BatchGatherWindow;
             o.BenchmarkTileMilliseconds = options.BenchmarkTileMilliseconds;
         });

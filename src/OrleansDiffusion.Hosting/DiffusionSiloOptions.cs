@@ -88,6 +88,10 @@ public sealed class DiffusionSiloOptions
     /// <summary>Bytes of loaded models each device keeps cached for later jobs (least recently used go first).</summary>
     public long ModelCacheBytes { get; set; } = 16L << 30;
 
+    /// <summary>Bytes of VAE decode activations each device keeps live between GroupNorms (decode tiles beyond it are parked
+    /// and replay from their latent crop); 0: an eighth of the process's memory limit on the CPU, 4 GiB on a GPU.</summary>
+    public long DecodeMemoryBytes { get; set; }
+
     /// <summary>Keep Stable Diffusion weights in fp16 on GPU devices.</summary>
     public bool HalfPrecision { get; set; }
 

@@ -33,6 +33,7 @@ public sealed class DiffusionSiloOptionsValidator : IValidateOptions<DiffusionSi
         if (options.MaxQueuedJobs < 1) Fail("MaxQueuedJobs", "must be at least 1");
         if (options.BatchGatherWindow < TimeSpan.Zero) Fail("BatchGatherWindow", "must be 0 or more");
         if (options.ModelCacheBytes < 0) Fail("ModelCacheBytes", "must be 0 or more");
+        if (options.DecodeMemoryBytes < 0) Fail("DecodeMemoryBytes", "must be 0 (automatic) or more");
         if (options.IntraOpThreads < 0) Fail("IntraOpThreads", "must be 0 (the CPU quota) or more");
         if (options.ResponseTimeout < TimeSpan.FromMilliseconds(300)) Fail("ResponseTimeout", "must be at least 0.3 s");
         if (options.ResumeCheckPeriod < TimeSpan.FromSeconds(1)) Fail("ResumeCheckPeriod", "must be at least 1 s");

@@ -24,6 +24,11 @@ public static class DiffusionWebExtensions
         // Shorter than the pod's grace period (150 s) so deactivation finishes before SIGKILL.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(120));
         Console.Error.WriteLine($"odiff silo: {OrleansDiffusion.Diffusion.TorchThreads.Configure(options.IntraOpThreads)} libtorch intra-op thread(s)");
+        if (options.HostsTiles)
+        {
+            var decode = new AcceleratorOptions { DecodeMemoryBytes = options.DecodeMemoryBytes };
+            Console.Error.WriteLine($"odiff silo: VAE decode budget {string.Join(", ", options.DeviceList.Select(d => $"{d} {decode.DecodeMemoryBytesOf(d) >> 20} MiB"))}");
+        }
         builder.UseOrleans(silo => silo.AddOrleansDiffusion(options));
         builder.Services.AddSingleton<SiloHealth>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloHealth>());

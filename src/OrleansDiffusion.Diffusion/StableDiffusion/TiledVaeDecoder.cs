@@ -12,10 +12,10 @@ namespace OrleansDiffusion.Diffusion.StableDiffusion;
 /// remaining difference from the untiled decode is the mid-block self-attention, which attends within the tile's
 /// window plus halo instead of the whole canvas.
 /// <para>
-/// Memory: all sessions are alive at once, and between norms each holds about two activations of its crop, so an
-/// unbounded decode needs roughly what the untiled decode keeps live, plus the halo overlap. Past
-/// <c>memoryBudget</c> bytes (summed <see cref="VaeDecodeSession.LiveBytes"/>) sessions are parked after their
-/// turn and replay from their latent crop at the next norm: memory stays near the budget and the cost grows
+/// Memory: all sessions are alive at once, and between norms each holds one or two activations of its crop, so an
+/// unbounded decode needs roughly what the untiled decode keeps live, plus the halo overlap. A
+/// <see cref="DecodeMemoryBudget"/> of <c>memoryBudget</c> bytes parks sessions that would not fit beside what the
+/// others hold; they replay from their latent crop at the next norm: memory stays near the budget and the cost grows
 /// toward one decoder prefix per norm for the parked tiles.
 /// </para>
 /// </summary>
@@ -56,30 +56,31 @@ public static class TiledVaeDecoder
         var scale = vae.Config.ScaleFactor;
         var windows = Windows(height, width, tile);
         var sessions = new List<VaeDecodeSession>(windows.Count);
+        var budget = new DecodeMemoryBudget(memoryBudget);
         try
         {
-            long live = 0;
             foreach (var window in windows)
             {
                 var session = VaeDecodeSession.ForWindow(vae, latent, window, context);
                 sessions.Add(session);
-                live = Budget(session, live, memoryBudget);
+                budget.Fit(session);
             }
             while (!sessions[0].IsComplete)
             {
                 var pooled = GroupStatistics.Sum(sessions.Select(s => s.Statistics));
-                live = 0;
                 foreach (var session in sessions)
                 {
                     session.Continue(pooled);
-                    live = Budget(session, live, memoryBudget);
+                    budget.Fit(session);
                 }
             }
             var output = zeros(vae.Config.OutChannels, height * scale, width * scale, dtype: sessions[0].Output.dtype, device: latent.device);
             for (var i = 0; i < windows.Count; i++)
             {
                 var w = windows[i];
-                output.narrow(1, w.Top * scale, w.Height * scale).narrow(2, w.Left * scale, w.Width * scale).copy_(sessions[i].Output);
+                using var rows = output.narrow(1, w.Top * scale, w.Height * scale);
+                using var place = rows.narrow(2, w.Left * scale, w.Width * scale);
+                place.copy_(sessions[i].Output);
             }
             return output;
         }
@@ -94,11 +95,4 @@ public static class TiledVaeDecoder
         (from y in Enumerable.Range(0, (height + tile - 1) / tile)
          from x in Enumerable.Range(0, (width + tile - 1) / tile)
          select new LatentRegion(y * tile, x * tile, Math.Min(tile, height - y * tile), Math.Min(tile, width - x * tile))).ToArray();
-
-    private static long Budget(VaeDecodeSession session, long live, long budget)
-    {
-        if (session.IsComplete) return live + session.LiveBytes;
-        if (live + session.LiveBytes > budget) session.Park();
-        return live + session.LiveBytes;
-    }
 }

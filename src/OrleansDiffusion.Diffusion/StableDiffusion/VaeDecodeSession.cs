@@ -29,6 +29,7 @@ public sealed class VaeDecodeSession : IDisposable
     private readonly List<GroupStatistics> _pooled = [];
     private IEnumerator<GroupNorm2d>? _walk;
     private Tensor? _pending; // the tensor the current norm normalizes (owned by the walk)
+    private Tensor? _kept; // the block input a resnet keeps beside _pending at its second norm (owned by the walk)
     private Tensor? _normalized; // handed to the walk after a norm (the walk takes ownership)
     private Tensor? _output;
     private int _replayNorm = -1; // while replaying: norms below this index apply _pooled without measuring
@@ -55,7 +56,8 @@ public sealed class VaeDecodeSession : IDisposable
     public static VaeDecodeSession ForWindow(AutoencoderKL vae, Tensor canvas, LatentRegion window, int halo)
     {
         var (crop, core) = CropOf(window, halo, (int)canvas.shape[1], (int)canvas.shape[2]);
-        using var latentCrop = canvas.narrow(1, crop.Top, crop.Height).narrow(2, crop.Left, crop.Width);
+        using var rows = canvas.narrow(1, crop.Top, crop.Height);
+        using var latentCrop = rows.narrow(2, crop.Left, crop.Width);
         return new VaeDecodeSession(vae, latentCrop, core);
     }
 
@@ -87,8 +89,11 @@ public sealed class VaeDecodeSession : IDisposable
     /// <summary>The core's pixels [3, H·f, W·f] (not clamped) once complete; the session keeps ownership.</summary>
     public Tensor Output => _output ?? throw new InvalidOperationException($"the decode is at norm {NormIndex} of {NormCount}, not complete");
 
-    /// <summary>Bytes the session holds between stages (an estimate: the current activation twice, for the block input kept beside it).</summary>
-    public long LiveBytes => _pending is { } p ? 2 * p.NumberOfElements * p.ElementSize : _output is { } o ? o.NumberOfElements * o.ElementSize : 0;
+    /// <summary>Bytes of activations the session holds between stages: the tensor the current norm waits on and, at a
+    /// resnet's second norm, the block input kept beside it (or the output once complete); what <see cref="Park"/> frees.</summary>
+    public long LiveBytes => Bytes(_pending) + Bytes(_kept) + Bytes(_output);
+
+    private static long Bytes(Tensor? t) => t is null ? 0 : t.NumberOfElements * t.ElementSize;
 
     /// <summary>Applies norm <see cref="NormIndex"/> with the statistics pooled over all tiles and runs to the next norm.</summary>
     public void Continue(GroupStatistics pooled)
@@ -116,7 +121,7 @@ public sealed class VaeDecodeSession : IDisposable
         if (_walk is null || IsComplete) return;
         _walk.Dispose(); // runs the walk's finally blocks: its tensors are disposed
         _walk = null;
-        _pending = null;
+        (_pending, _kept) = (null, null);
         _normalized?.Dispose();
         _normalized = null;
     }
@@ -150,7 +155,7 @@ public sealed class VaeDecodeSession : IDisposable
         }
         _walk.Dispose();
         _walk = null;
-        _pending = null;
+        (_pending, _kept) = (null, null);
     }
 
     /// <summary>Partial sums over the core region of <paramref name="input"/> (its resolution is a multiple of the crop's).</summary>
@@ -158,14 +163,12 @@ public sealed class VaeDecodeSession : IDisposable
     {
         var scale = input.shape[2] / _input.shape[2];
         var (batch, channels) = (input.shape[0], input.shape[1]);
-        using var core = input.narrow(2, _core.Top * scale, _core.Height * scale).narrow(3, _core.Left * scale, _core.Width * scale);
-        using var wide = core.to(ScalarType.Float64);
-        using var grouped = wide.reshape(batch, norm.Groups, channels / norm.Groups, -1);
-        using var sums = grouped.sum([0, 2, 3]);
-        using var squared = grouped.square();
-        using var squareSums = squared.sum([0, 2, 3]);
-        using var sumsCpu = sums.cpu();
-        using var squareSumsCpu = squareSums.cpu();
+        // Every view is disposed here: a leaked view keeps the whole activation alive until the finalizer runs.
+        using var scope = NewDisposeScope();
+        var core = input.narrow(2, _core.Top * scale, _core.Height * scale).narrow(3, _core.Left * scale, _core.Width * scale);
+        var grouped = core.to(ScalarType.Float64).reshape(batch, norm.Groups, channels / norm.Groups, -1);
+        var sumsCpu = grouped.sum([0, 2, 3]).cpu();
+        var squareSumsCpu = grouped.square().sum([0, 2, 3]).cpu();
         return new GroupStatistics(index, sumsCpu.data<double>().ToArray(), squareSumsCpu.data<double>().ToArray(), batch * grouped.shape[2] * grouped.shape[3]);
     }
 
@@ -213,14 +216,13 @@ public sealed class VaeDecodeSession : IDisposable
             }
             _pending = x;
             yield return decoder.conv_norm_out;
-            Tensor pixels;
-            using (var normalized = TakeNormalized())
-            using (var activated = nn.functional.silu(normalized))
-                pixels = decoder.conv_out.forward(activated);
-            var scale = pixels.shape[2] / _input.shape[2];
-            using (pixels)
-            using (var kept = pixels[0].narrow(1, _core.Top * scale, _core.Height * scale).narrow(2, _core.Left * scale, _core.Width * scale))
-                _output = kept.clone();
+            using (var scope = NewDisposeScope())
+            {
+                var pixels = decoder.conv_out.forward(nn.functional.silu(TakeNormalized()));
+                var scale = pixels.shape[2] / _input.shape[2];
+                _output = pixels[0].narrow(1, _core.Top * scale, _core.Height * scale).narrow(2, _core.Left * scale, _core.Width * scale)
+                    .clone().MoveToOuterDisposeScope();
+            }
         }
         finally
         {
@@ -257,8 +259,9 @@ public sealed class VaeDecodeSession : IDisposable
             using (var normalized = TakeNormalized())
             using (var activated = nn.functional.silu(normalized))
                 h = resnet.conv1.forward(activated);
-            _pending = h;
+            (_pending, _kept) = (h, input);
             yield return resnet.norm2;
+            _kept = null;
             using (var normalized = TakeNormalized())
             using (var activated = nn.functional.silu(normalized))
                 Swap(ref h, resnet.conv2.forward(activated));

@@ -74,6 +74,67 @@ public sealed class VaeDecodeSessionTests(TinyModelFixture tiny) : IClassFixture
     }
 
     [Fact]
+    public void A_budget_below_the_live_activations_parks_some_tiles_holds_the_bound_and_keeps_the_pixels()
+    {
+        manual_seed(15);
+        using var latent = randn(4, 16, 24);
+        var halo = TiledVaeDecoder.Halo(tiny.Model.Vae.Config);
+        var windows = TiledVaeDecoder.Windows(16, 24, 8);
+        using var unbounded = TiledVaeDecoder.Decode(tiny.Model.Vae, latent, tile: 8, memoryBudget: long.MaxValue);
+
+        // The largest stage of the unbounded decode, then a budget of 40% of it: the two "workers" share one memory.
+        var sessions = windows.Select(w => VaeDecodeSession.ForWindow(tiny.Model.Vae, latent, w, halo)).ToArray();
+        long peak = 0;
+        try
+        {
+            while (!sessions[0].IsComplete)
+            {
+                peak = Math.Max(peak, sessions.Sum(s => s.LiveBytes));
+                var pooled = GroupStatistics.Sum(sessions.Select(s => s.Statistics));
+                foreach (var session in sessions) session.Continue(pooled);
+            }
+        }
+        finally
+        {
+            foreach (var session in sessions) session.Dispose();
+        }
+        var budget = new DecodeMemoryBudget(peak * 2 / 5);
+        sessions = windows.Select(w => VaeDecodeSession.ForWindow(tiny.Model.Vae, latent, w, halo)).ToArray();
+        try
+        {
+            var workers = new[] { sessions.Where((_, i) => i % 2 == 0).ToArray(), sessions.Where((_, i) => i % 2 == 1).ToArray() };
+            var kept = 0;
+            foreach (var session in sessions) budget.Fit(session);
+            while (!sessions[0].IsComplete)
+            {
+                var pooled = GroupStatistics.Sum(sessions.Select(s => s.Statistics));
+                foreach (var worker in workers)
+                    foreach (var session in worker)
+                    {
+                        session.Continue(pooled);
+                        if (!budget.Fit(session) && !session.IsComplete) kept++;
+                        Assert.Equal(sessions.Sum(s => s.LiveBytes), budget.LiveBytes);
+                        Assert.True(budget.LiveBytes <= budget.Bytes, $"{budget.LiveBytes} live over a budget of {budget.Bytes}");
+                    }
+            }
+            Assert.True(budget.Parks > 0 && kept > 0, $"{budget.Parks} parked, {kept} kept");
+            using var stitched = zeros(3, 128, 192);
+            for (var i = 0; i < windows.Count; i++)
+                stitched.narrow(1, windows[i].Top * 8, windows[i].Height * 8).narrow(2, windows[i].Left * 8, windows[i].Width * 8).copy_(sessions[i].Output);
+            Assert.True(stitched.eq(unbounded).all().item<bool>(), $"max difference {(stitched - unbounded).abs().max().item<float>()}");
+        }
+        finally
+        {
+            foreach (var session in sessions)
+            {
+                budget.Release(session);
+                session.Dispose();
+            }
+        }
+        Assert.Equal(0, budget.LiveBytes);
+    }
+
+    [Fact]
     public void Statistics_of_another_norm_are_refused()
     {
         manual_seed(14);
