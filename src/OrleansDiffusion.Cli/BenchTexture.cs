@@ -27,7 +27,7 @@ internal static class BenchTexture
 {
     private static readonly Option<string> Exemplars = new("--exemplars")
     {
-        Description = $"Comma-separated exemplars: {string.Join(", ", StructuredExemplars.Names)} (made in code) or procedural textures ({string.Join(", ", ProceduralTextures.Names)}).",
+        Description = $"Comma-separated exemplars: {string.Join(", ", StructuredExemplars.Names)} (made in code) or {Procedural}NAME for a procedural texture ({string.Join(", ", ProceduralTextures.Names)}).",
         DefaultValueFactory = _ => string.Join(",", StructuredExemplars.Names),
     };
     private static readonly Option<int> Size = CliOption.Int("--size", $"Side of the exemplars made in code (procedural textures are {JobComponents.ExemplarSize}², as in jobs).", 256);
@@ -37,6 +37,9 @@ internal static class BenchTexture
     private static readonly Option<SyncMode?> Sync = CliOption.Enum<SyncMode>("--sync", "Sync mode (default: halo, where the tiled image is the untiled one).");
     private static readonly Option<string?> Out = new("--out") { Description = "A folder to write each output and its exemplar to (NAME.png, NAME-exemplar.png)." };
     private static readonly Option<bool> Json = new("--json") { Description = "Print the results as one JSON object on the last line." };
+
+    /// <summary>Prefix of a procedural texture's name (<c>procedural:bricks</c>; plain <c>bricks</c> is the one made in code).</summary>
+    private const string Procedural = "procedural:";
 
     private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
@@ -55,7 +58,7 @@ internal static class BenchTexture
         var sync = parsed.GetValue(Sync) ?? SyncMode.Halo;
         var output = parsed.GetValue(Out);
         var errors = new List<ValidationError>();
-        foreach (var unknown in names.Where(n => !StructuredExemplars.Names.Contains(n) && !ProceduralTextures.Names.Contains(n)))
+        foreach (var unknown in names.Where(n => !StructuredExemplars.Names.Contains(n) && !(n.StartsWith(Procedural, StringComparison.Ordinal) && ProceduralTextures.Names.Contains(n[Procedural.Length..]))))
             errors.Add(new("exemplars", $"unknown exemplar '{CliText.Printable(unknown)}'"));
         if (names.Length == 0) errors.Add(new("exemplars", "name at least one exemplar"));
         if (size < TextureScore.MinimumSide) errors.Add(new("size", $"must be at least {TextureScore.MinimumSide}, got {size}"));
@@ -70,7 +73,7 @@ internal static class BenchTexture
         {
             var spec = new JobSpec
             {
-                Prompt = name,
+                Prompt = name.Replace(Procedural, "", StringComparison.Ordinal),
                 Width = canvas,
                 Height = canvas,
                 Steps = steps,
@@ -82,7 +85,7 @@ internal static class BenchTexture
             JobSpecValidator.EnsureValid(spec);
             using var exemplar = StructuredExemplars.Names.Contains(name)
                 ? StructuredExemplars.Make(name, size)
-                : ExemplarCatalog.FromPrompt(name, JobComponents.ExemplarSize).Image;
+                : ExemplarCatalog.FromPrompt(spec.Prompt, JobComponents.ExemplarSize).Image;
             using var denoiser = new ExemplarDenoiser(exemplar, name: $"exemplar:{name}");
             var clock = Stopwatch.StartNew();
             using var result = await LocalGeneration.RunAsync(spec, denoiser, cancellationToken: cancellation);
@@ -90,8 +93,8 @@ internal static class BenchTexture
             var score = TextureScore.Compute(result.Canvas, exemplar);
             if (output is not null)
             {
-                PngWriter.Write(Path.Combine(output, $"{name}.png"), result.Canvas, PngBitDepth.Eight, $"odiff bench texture: {name}, {canvas}², seed {seed}");
-                PngWriter.Write(Path.Combine(output, $"{name}-exemplar.png"), exemplar, PngBitDepth.Eight, $"exemplar {name}");
+                PngWriter.Write(Path.Combine(output, $"{name.Replace(':', '-')}.png"), result.Canvas, PngBitDepth.Eight, $"odiff bench texture: {name}, {canvas}², seed {seed}");
+                PngWriter.Write(Path.Combine(output, $"{name.Replace(':', '-')}-exemplar.png"), exemplar, PngBitDepth.Eight, $"exemplar {name}");
             }
             var entry = new BenchTextureScore(name, (int)exemplar.shape[1], Math.Round(seconds, 2), Math.Round(score.Coherence, 4), Math.Round(score.Completeness, 4),
                 [.. score.Scales.Select(s => new BenchTextureScale(s.Scale, Math.Round(s.Coherence, 4), Math.Round(s.Completeness, 4)))]);
@@ -105,3 +108,4 @@ internal static class BenchTexture
     private static string Describe(BenchTextureScore s) => string.Create(CultureInfo.InvariantCulture,
         $"{s.Name,-12} {s.ExemplarSize}²  {s.Seconds,6:F1} s  completeness {string.Join("/", s.Scales.Select(x => x.Completeness.ToString("F3", CultureInfo.InvariantCulture)))} ({s.Completeness:F3})  coherence {string.Join("/", s.Scales.Select(x => x.Coherence.ToString("F3", CultureInfo.InvariantCulture)))} ({s.Coherence:F3})");
 }
+
