@@ -28,6 +28,7 @@ internal static partial class BenchCommands
         bench.Subcommands.Add(sync);
         bench.Subcommands.Add(CreateScaling());
         bench.Subcommands.Add(BenchClusterJob.Create());
+        bench.Subcommands.Add(BenchTexture.Create());
         return bench;
     }
 

@@ -11,7 +11,9 @@ namespace OrleansDiffusion.Diffusion.Denoisers;
 /// exemplar, so one patch covers a brick course. Each pixel's patch is looked up in the whole bank (every exemplar
 /// position) through a k-means tree over separable principal-component features, and the posterior is the single
 /// nearest patch (the zero-temperature limit, which commits to one patch instead of averaging toward the mean
-/// colour); x̂0 at a pixel is the mean of the sharp exemplar pixels that the nearest patches of its neighbours place on it.
+/// colour); a round of PatchMatch-style propagation then lets a pixel take a neighbour's match, shifted, where it fits
+/// nearly as well, so that neighbouring matches are coherent copies; x̂0 at a pixel is the mean of the sharp exemplar
+/// pixels that the matches of its neighbours place on it.
 /// <para>
 /// Local and translation equivariant (stride-1 pooling, no padding: the halo supplies the border), so a window with
 /// its halo computes exactly what the whole canvas would. Every pixel's features, search and vote are float32
@@ -34,7 +36,7 @@ public sealed class ExemplarDenoiser : IDenoiser
         var height = (int)exemplar.shape[1];
         var width = (int)exemplar.shape[2];
         _side = Math.Min(height, width);
-        var margin = _options.Schedule.For(_side).Max(l => l.Geometry.Radius);
+        var margin = _options.Schedule.For(_side).Max(l => l.Geometry.PatchRadius);
         if (height <= 2 * margin + 1 || width <= 2 * margin + 1)
             throw new ArgumentException($"exemplar must be larger than {2 * margin + 1}×{2 * margin + 1} pixels (the widest patch), got {width}×{height}", nameof(exemplar));
 
@@ -49,7 +51,7 @@ public sealed class ExemplarDenoiser : IDenoiser
         var geometries = _options.Schedule.For(_side).Select(l => l.Geometry).Distinct().ToArray();
         var banks = new PatchBank[geometries.Length];
         Parallel.For(0, geometries.Length, i => banks[i] = PatchBank.Build(
-            source, Channels, height + 2 * pad, width + 2 * pad, Math.Max(pad, geometries[i].Radius), geometries[i], _options));
+            source, Channels, height + 2 * pad, width + 2 * pad, Math.Max(pad, geometries[i].PatchRadius), Periodic ? pad : null, geometries[i], _options));
         for (var i = 0; i < geometries.Length; i++) _banks[geometries[i]] = banks[i];
     }
 
@@ -87,6 +89,13 @@ public sealed class ExemplarDenoiser : IDenoiser
             using (var planar = input[b].to(ScalarType.Float32).contiguous()) pixels = planar.data<float>().ToArray();
             var features = bank.Features.Compute(pixels, 0, height, width, scale);
             var nearest = Nearest(features, bank.Index);
+            var featureWidth = width - 2 * geometry.FeatureRadius;
+            var coherence = (float)(1 + _options.Coherence);
+            for (var round = 0; round < geometry.Propagation; round++)
+            {
+                var inset = round * geometry.Dilation;
+                nearest = Propagate(nearest, height - 2 * geometry.FeatureRadius - 2 * inset, featureWidth - 2 * inset, features, featureWidth, inset, bank, coherence);
+            }
             var result = new float[Channels * outHeight * outWidth];
             Vote(nearest, bank, outHeight, outWidth, result);
             results[b] = tensor(result, [Channels, outHeight, outWidth]);
@@ -106,6 +115,52 @@ public sealed class ExemplarDenoiser : IDenoiser
             for (var p = chunk * Chunk; p < end; p++) nearest[p] = index.Nearest(features.AsSpan(p * PatchFeatures.Lanes, PatchFeatures.Lanes));
         });
         return nearest;
+    }
+
+    /// <summary>
+    /// One round of PatchMatch-style propagation over a [h, w] grid of matches, Jacobi style (every pixel reads the
+    /// previous round only): the nearest of the matches of its four neighbours one tap away, each shifted back by that
+    /// tap, replaces a pixel's own match unless that is nearer by more than the factor <paramref name="coherence"/>
+    /// (in squared feature distance). Returns the [h − 2s, w − 2s] inner grid. Ties keep the earlier neighbour (left,
+    /// right, up, down), so the result is a function of the neighbourhood alone.
+    /// </summary>
+    /// <param name="offset">where the grid's first pixel lies in the feature grid (whose width is <paramref name="featureWidth"/>).</param>
+    private static int[] Propagate(int[] nearest, int height, int width, float[] features, int featureWidth, int offset, PatchBank bank, float coherence)
+    {
+        var s = bank.Geometry.Dilation;
+        var (outHeight, outWidth) = (height - 2 * s, width - 2 * s);
+        var result = new int[outHeight * outWidth];
+        Parallel.For(0, outHeight, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (y) =>
+        {
+            Span<int> candidates = stackalloc int[5];
+            for (var x = 0; x < outWidth; x++)
+            {
+                var (gy, gx) = (y + s, x + s);
+                candidates[0] = nearest[gy * width + gx];
+                candidates[1] = bank.Shifted(nearest[gy * width + gx - s], 0, s);
+                candidates[2] = bank.Shifted(nearest[gy * width + gx + s], 0, -s);
+                candidates[3] = bank.Shifted(nearest[(gy - s) * width + gx], s, 0);
+                candidates[4] = bank.Shifted(nearest[(gy + s) * width + gx], -s, 0);
+                var query = features.AsSpan(((gy + offset) * featureWidth + gx + offset) * PatchFeatures.Lanes, PatchFeatures.Lanes);
+                var (shifted, shiftedScore) = (-1, float.NegativeInfinity);
+                for (var i = 1; i < candidates.Length; i++)
+                {
+                    if (candidates[i] < 0 || candidates[i] == shifted) continue;
+                    var score = bank.Score(query, candidates[i]);
+                    if (score > shiftedScore) (shifted, shiftedScore) = (candidates[i], score);
+                }
+                // Squared distances are ‖q‖² − 2·score; a neighbour's shifted match wins unless the pixel's own match
+                // is nearer by more than the coherence factor (Ashikhmin's coherence rule).
+                var best = candidates[0];
+                if (shifted >= 0 && shifted != best)
+                {
+                    var norm = PatchBank.Norm(query);
+                    if (norm - 2 * shiftedScore <= coherence * (norm - 2 * bank.Score(query, best))) best = shifted;
+                }
+                result[y * outWidth + x] = best;
+            }
+        });
+        return result;
     }
 
     /// <summary>x̂0 [C, h, w]: per pixel, the mean of what the nearest patches of the vote taps around it put there.</summary>

@@ -10,6 +10,10 @@ public sealed record ExemplarDenoiserOptions
     /// 1 = brute force over the (capped) bank.</summary>
     public int? Clusters { get; init; }
 
+    /// <summary>How much farther (relatively, in squared feature distance) a neighbour's shifted match may be than a
+    /// pixel's own and still be taken: larger keeps longer coherent copies (brick courses, smooth gradients).</summary>
+    public double Coherence { get; init; } = 2;
+
     public PatchSizeSchedule Schedule { get; init; } = new();
 
     /// <summary>Seed of the patch subset and the index; the bank is part of the model, not of the job's noise.</summary>

@@ -3,16 +3,44 @@ namespace OrleansDiffusion.Diffusion.Denoisers;
 /// <summary>
 /// Every exemplar patch of one geometry, indexed for nearest-neighbour search: the separable principal-component
 /// features of the pooled exemplar's patches (<see cref="PatchFeatures"/>), a k-means tree over them
-/// (<see cref="PatchIndex"/>), and for each patch the sharp exemplar pixels it votes for at each vote tap.
+/// (<see cref="PatchIndex"/>), for each patch the sharp exemplar pixels it votes for at each vote tap, and where it
+/// lies (so that propagation can step from a patch to its exemplar neighbour).
 /// Plain managed arrays, immutable once built: windows on any thread share one bank.
 /// </summary>
 internal sealed class PatchBank
 {
-    private PatchBank(PatchFeatures features, PatchIndex index, float[][] votes)
+    private readonly float[] _keys;      // [N · 8]
+    private readonly float[] _biases;    // [N]: −‖key‖² / 2
+    private readonly int[] _centreY;     // [N]
+    private readonly int[] _centreX;     // [N]
+    private readonly int[] _atCentre;    // [height · width]: the patch centred there, or −1
+    private readonly int _width;
+    private readonly int _low;           // centres lie in [_low, _highY) × [_low, _highX)
+    private readonly int _highY;
+    private readonly int _highX;
+    private readonly bool _wraps;
+
+    private PatchBank(PatchFeatures features, PatchIndex index, float[][] votes, float[] keys, (int Y, int X)[] positions,
+        int height, int width, int margin, bool wraps)
     {
         Features = features;
         Index = index;
         Votes = votes;
+        _keys = keys;
+        _biases = new float[positions.Length];
+        _centreY = new int[positions.Length];
+        _centreX = new int[positions.Length];
+        _atCentre = new int[height * width];
+        Array.Fill(_atCentre, -1);
+        for (var n = 0; n < positions.Length; n++)
+        {
+            var norm = 0.0;
+            for (var j = 0; j < PatchFeatures.Lanes; j++) norm += (double)keys[n * PatchFeatures.Lanes + j] * keys[n * PatchFeatures.Lanes + j];
+            _biases[n] = (float)(-0.5 * norm);
+            (_centreY[n], _centreX[n]) = positions[n];
+            _atCentre[positions[n].Y * width + positions[n].X] = n;
+        }
+        (_width, _low, _highY, _highX, _wraps) = (width, margin, height - margin, width - margin, wraps);
     }
 
     public PatchFeatures Features { get; }
@@ -24,14 +52,43 @@ internal sealed class PatchBank
 
     public PatchGeometry Geometry => Features.Geometry;
 
+    /// <summary>The patch whose centre lies (dy, dx) from patch <paramref name="n"/>'s (around a wrapped exemplar), or −1.</summary>
+    public int Shifted(int n, int dy, int dx)
+    {
+        var (y, x) = (_centreY[n] + dy, _centreX[n] + dx);
+        if (_wraps)
+        {
+            var (h, w) = (_highY - _low, _highX - _low);
+            (y, x) = (_low + ((y - _low) % h + h) % h, _low + ((x - _low) % w + w) % w);
+        }
+        else if (y < _low || y >= _highY || x < _low || x >= _highX) return -1;
+        return _atCentre[y * _width + x];
+    }
+
+    /// <summary>‖q‖² in a fixed order.</summary>
+    public static float Norm(ReadOnlySpan<float> q) =>
+        ((q[0] * q[0] + q[1] * q[1]) + (q[2] * q[2] + q[3] * q[3])) + ((q[4] * q[4] + q[5] * q[5]) + (q[6] * q[6] + q[7] * q[7]));
+
+    /// <summary>q·key − ‖key‖²/2 of patch <paramref name="n"/> (larger is nearer), in a fixed order.</summary>
+    public float Score(ReadOnlySpan<float> query, int n)
+    {
+        var key = _keys.AsSpan(n * PatchFeatures.Lanes, PatchFeatures.Lanes);
+        var s01 = query[0] * key[0] + query[1] * key[1];
+        var s23 = query[2] * key[2] + query[3] * key[3];
+        var s45 = query[4] * key[4] + query[5] * key[5];
+        var s67 = query[6] * key[6] + query[7] * key[7];
+        return (s01 + s23) + (s45 + (s67 + _biases[n]));
+    }
+
     /// <param name="exemplar">[C, height, width] planar float32.</param>
     /// <param name="margin">patch centres keep this far from the border: at least the geometry's radius (a wrapped
     /// exemplar passes its padding, so that its centres cover the original image once).</param>
-    public static PatchBank Build(float[] exemplar, int channels, int height, int width, int margin, PatchGeometry geometry, ExemplarDenoiserOptions options)
+    /// <param name="wrap">the padding of a wrapped exemplar (its centres then repeat with the original image's period); null for another image.</param>
+    public static PatchBank Build(float[] exemplar, int channels, int height, int width, int margin, int? wrap, PatchGeometry geometry, ExemplarDenoiserOptions options)
     {
         var features = PatchFeatures.Fit(exemplar, channels, height, width, geometry);
         var all = features.Compute(exemplar, 0, height, width, 1f);
-        var (radius, featureRadius, s) = (geometry.Radius, geometry.FeatureRadius, geometry.Dilation);
+        var (radius, featureRadius, s) = (geometry.PatchRadius, geometry.FeatureRadius, geometry.Dilation);
         var featureWidth = width - 2 * featureRadius;
         if (margin < radius) throw new ArgumentOutOfRangeException(nameof(margin), $"must be at least the patch radius {radius}");
         var positions = Positions(height, width, margin, options.PatchCount, options.BankSeed);
@@ -59,7 +116,8 @@ internal sealed class PatchBank
             }
         }
 
-        return new PatchBank(features, PatchIndex.Build(keys, options.Clusters, options.BankSeed), votes);
+        if (wrap is { } pad && pad != margin) throw new ArgumentOutOfRangeException(nameof(wrap), "a wrapped exemplar's centres must start at its padding");
+        return new PatchBank(features, PatchIndex.Build(keys, options.Clusters, options.BankSeed), votes, keys, positions, height, width, margin, wrap is not null);
     }
 
     /// <summary>Patch centres at least <paramref name="margin"/> from the border: all of them, or a fixed random subset.</summary>

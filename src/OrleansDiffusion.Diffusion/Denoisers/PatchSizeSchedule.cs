@@ -6,16 +6,22 @@ namespace OrleansDiffusion.Diffusion.Denoisers;
 /// <see cref="Size"/>² taps <see cref="Dilation"/> pixels apart are matched against the equally pooled exemplar:
 /// one patch then covers structures <see cref="Dilation"/> times larger. Every pixel is the average of the
 /// <see cref="Votes"/>² nearest patches that cover it (taps <see cref="Dilation"/> apart), as in texture optimisation.
+/// Before voting, <see cref="Propagation"/> rounds of PatchMatch-style propagation let each pixel take its neighbours'
+/// matches (shifted by the step to them) where those fit it better, so coherent copies of long structures survive.
 /// </summary>
-public readonly record struct PatchGeometry(int Size, int Dilation, int Votes = 3)
+public readonly record struct PatchGeometry(int Size, int Dilation, int Votes = 3, int Propagation = 1)
 {
     public int BlurRadius => Dilation / 2;
 
     /// <summary>Context needed to compute one patch feature.</summary>
     public int FeatureRadius => Size / 2 * Dilation + BlurRadius;
 
-    /// <summary>Receptive radius: the halo a window needs to be computed exactly (features plus votes).</summary>
-    public int Radius => FeatureRadius + Votes / 2 * Dilation;
+    /// <summary>Context of one pixel's vote from its own patches (what an exemplar position needs to be a patch).</summary>
+    public int PatchRadius => FeatureRadius + Votes / 2 * Dilation;
+
+    /// <summary>Receptive radius: the halo a window needs to be computed exactly (features, propagation, votes).
+    /// Each propagation round looks one tap (<see cref="Dilation"/> pixels) further.</summary>
+    public int Radius => PatchRadius + Propagation * Dilation;
 }
 
 /// <summary>
