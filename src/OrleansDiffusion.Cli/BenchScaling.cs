@@ -13,8 +13,8 @@ namespace OrleansDiffusion.Cli;
 /// <c>odiff bench scaling</c>: strong scaling of one job over real silo processes on this machine. It starts a
 /// redis-server on a free loopback port, one coordinator silo and worker silos whose tiles use a simulated denoiser
 /// (<c>OrleansDiffusion__BenchmarkTileMilliseconds</c>: a fixed sleep per window, so processes do not compete for cores),
-/// adds workers up to each count, runs the same job and reports the step time, the coordinator's share and the
-/// efficiency against one worker. Everything it started is killed at the end.
+/// adds workers up to each count, runs the same job twice (a warm-up, then the measured run) and reports the step time,
+/// the coordinator's share and the efficiency against one worker. Everything it started is killed at the end.
 /// </summary>
 internal static partial class BenchCommands
 {
@@ -61,11 +61,14 @@ internal static partial class BenchCommands
             Overlap = overlap, Steps = steps, Seed = 1, Sync = sync,
         };
 
-        await using var cluster = await BenchCluster.StartAsync(silo, new BenchClusterOptions { TileMilliseconds = tileMs }, log, cancellation);
+        await using var cluster = await BenchCluster.StartAsync(silo, new BenchClusterOptions { TileMilliseconds = tileMs, SteadyStateJit = true }, log, cancellation);
         var results = new List<ScalingResult>();
         foreach (var count in counts)
         {
             await cluster.ScaleToAsync(count, cancellation);
+            // An unmeasured run first: new silos JIT and tier up their code, open connections and settle membership in it,
+            // so the measured run sees the steady state of a cluster that has been running (not its warm-up).
+            await cluster.RunAsync(spec, count, cancellation);
             var run = await cluster.RunAsync(spec, count, cancellation);
             var efficiency = results.Count == 0 ? 1.0 : results[0].StepSeconds * results[0].Workers / (count * run.StepSeconds);
             var result = new ScalingResult(count, run.StepSeconds, run.CoordinatorShare, run.SyncShare, efficiency);
@@ -117,6 +120,12 @@ internal sealed record BenchClusterOptions
 
     /// <summary>The silos' model store (<c>OrleansDiffusion__ModelsDirectory</c>); null: none.</summary>
     public string? ModelsDirectory { get; init; }
+
+    /// <summary>Silos compile each method fully optimised on first use (<c>DOTNET_TieredCompilation=0</c>) instead of
+    /// re-compiling hot methods in the background for the first minutes of a process: measured here, that re-JIT took
+    /// 20–40% of every fresh silo's CPU through the first jobs, which a long-running cluster has long finished but which
+    /// the benchmark's silos, many processes sharing a few cores, would otherwise pay inside the steps it measures.</summary>
+    public bool SteadyStateJit { get; init; }
 }
 
 /// <summary>One process a <see cref="BenchCluster"/> started: <paramref name="Role"/> is redis, coordinator or worker.</summary>
@@ -272,6 +281,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         if (role == "Worker" && _options.TileMilliseconds > 0)
             environment["OrleansDiffusion__BenchmarkTileMilliseconds"] = _options.TileMilliseconds.ToString(CultureInfo.InvariantCulture);
         if (_options.ModelsDirectory is { } models) environment["OrleansDiffusion__ModelsDirectory"] = models;
+        if (_options.SteadyStateJit) environment["DOTNET_TieredCompilation"] = "0";
         return environment;
     }
 
