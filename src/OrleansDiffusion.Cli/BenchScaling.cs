@@ -135,6 +135,8 @@ internal sealed record BenchProcess(string Name, string Role, Process Process);
 internal sealed class BenchCluster : IAsyncDisposable
 {
     private readonly List<BenchProcess> _processes = [];
+    private readonly Dictionary<Process, (string Log, Action Relaunch)> _silos = [];
+    private int _relaunches;
     private readonly List<int> _workerHttp = [];
     private readonly string _folder = Directory.CreateTempSubdirectory("odiff-bench-").FullName;
     private readonly string _silo;
@@ -190,8 +192,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         _redisPort = FreePort();
         Start("redis", "redis", redis, ["--port", _redisPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _folder], null);
         await WaitAsync("redis-server", () => PingRedisAsync(_redisPort), cancellation);
-        _coordinatorHttp = FreePort();
-        Start("coordinator", "coordinator", "dotnet", [_silo], SiloEnvironment("Coordinator", "bench-coordinator", _coordinatorHttp, FreePort()));
+        LaunchCoordinator(1);
         await WaitAsync("the coordinator's /health/ready", () => ReadyAsync(_coordinatorHttp), cancellation);
         _log.WriteLine($"bench: redis on {_redisPort}, coordinator ready (cluster {_clusterId})");
     }
@@ -202,13 +203,34 @@ internal sealed class BenchCluster : IAsyncDisposable
         var started = new List<int>();
         while (_workerHttp.Count < count)
         {
-            var http = FreePort();
-            Start($"worker {_workerHttp.Count}", "worker", "dotnet", [_silo],
-                SiloEnvironment("Worker", $"bench-worker-{_workerHttp.Count}", http, 0));
-            _workerHttp.Add(http);
-            started.Add(http);
+            started.Add(_workerHttp.Count);
+            _workerHttp.Add(0);
+            LaunchWorker(_workerHttp.Count - 1, 1);
         }
-        foreach (var http in started) await WaitAsync($"worker :{http} /health/ready", () => ReadyAsync(http), cancellation);
+        foreach (var index in started)
+            await WaitAsync($"worker {index}'s /health/ready", () => ReadyAsync(_workerHttp[index]), cancellation);
+    }
+
+    private void LaunchCoordinator(int attempt)
+    {
+        _coordinatorHttp = FreePort();
+        StartSilo("coordinator", "coordinator", attempt, SiloEnvironment("Coordinator", "bench-coordinator", _coordinatorHttp, FreePort()),
+            () => LaunchCoordinator(attempt + 1));
+    }
+
+    private void LaunchWorker(int index, int attempt)
+    {
+        _workerHttp[index] = FreePort();
+        StartSilo($"worker {index}", "worker", attempt, SiloEnvironment("Worker", $"bench-worker-{index}", _workerHttp[index], 0),
+            () => LaunchWorker(index, attempt + 1));
+    }
+
+    /// <summary>A silo that <paramref name="relaunch"/> starts again on fresh ports if another process binds one of its
+    /// ports between <see cref="FreePort"/> and the silo's own bind (test clusters start in parallel).</summary>
+    private void StartSilo(string name, string role, int attempt, Dictionary<string, string> environment, Action relaunch)
+    {
+        var log = Start(name, role, "dotnet", [_silo], environment, attempt);
+        _silos[_processes[^1].Process] = (log, relaunch);
     }
 
     /// <summary>An SDK connection to the cluster (through Redis membership, as a user's client would connect).</summary>
@@ -285,7 +307,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         return environment;
     }
 
-    private void Start(string name, string role, string file, string[] arguments, Dictionary<string, string>? environment)
+    private string Start(string name, string role, string file, string[] arguments, Dictionary<string, string>? environment, int attempt = 1)
     {
         var info = new ProcessStartInfo(file)
         {
@@ -295,12 +317,14 @@ internal sealed class BenchCluster : IAsyncDisposable
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
         foreach (var (key, value) in environment ?? []) info.Environment[key] = value;
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {name}");
-        var logFile = new StreamWriter(Path.Combine(_folder, $"{name.Replace(' ', '-')}.log")) { AutoFlush = true };
+        var logPath = Path.Combine(_folder, $"{name.Replace(' ', '-')}{(attempt > 1 ? $"-{attempt}" : "")}.log");
+        var logFile = new StreamWriter(logPath) { AutoFlush = true };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (logFile) logFile.WriteLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (logFile) logFile.WriteLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _processes.Add(new BenchProcess(name, role, process));
+        return logPath;
     }
 
     private async Task WaitAsync(string what, Func<Task<bool>> condition, CancellationToken cancellation)
@@ -310,6 +334,15 @@ internal sealed class BenchCluster : IAsyncDisposable
         {
             if (_processes.FirstOrDefault(p => p.Process.HasExited) is { } exited)
             {
+                if (_relaunches < 4 && _silos.Remove(exited.Process, out var silo) && LostPort(exited.Process, silo.Log))
+                {
+                    _relaunches++;
+                    _log.WriteLine($"bench: {exited.Name} lost a port to another process before binding it; starting it again");
+                    _processes.Remove(exited);
+                    exited.Process.Dispose();
+                    silo.Relaunch();
+                    continue;
+                }
                 KeepLogs();
                 throw new InvalidOperationException($"{exited.Name} exited (code {exited.Process.ExitCode}) before {what}; logs in {_folder}");
             }
@@ -319,6 +352,20 @@ internal sealed class BenchCluster : IAsyncDisposable
                 throw new TimeoutException($"{what} not reached within 3 minutes; logs in {_folder}");
             }
             await Task.Delay(250, cancellation);
+        }
+    }
+
+    private static bool LostPort(Process exited, string log)
+    {
+        exited.WaitForExit(); // the redirected output is complete
+        try
+        {
+            using var reader = new StreamReader(new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+            return reader.ReadToEnd().Contains("address already in use", StringComparison.OrdinalIgnoreCase);
+        }
+        catch (IOException)
+        {
+            return false;
         }
     }
 
