@@ -13,8 +13,8 @@ namespace OrleansDiffusion.Cli;
 /// <c>odiff bench scaling</c>: strong scaling of one job over real silo processes on this machine. It starts a
 /// redis-server on a free loopback port, one coordinator silo and worker silos whose tiles use a simulated denoiser
 /// (<c>OrleansDiffusion__BenchmarkTileMilliseconds</c>: a fixed sleep per window, so processes do not compete for cores),
-/// adds workers up to each count, runs the same job and reports the step time, the coordinator's share and the
-/// efficiency against one worker. Everything it started is killed at the end.
+/// adds workers up to each count, runs the same job twice (a warm-up, then the measured run) and reports the step time,
+/// the coordinator's share and the efficiency against one worker. Everything it started is killed at the end.
 /// </summary>
 internal static partial class BenchCommands
 {
@@ -61,11 +61,14 @@ internal static partial class BenchCommands
             Overlap = overlap, Steps = steps, Seed = 1, Sync = sync,
         };
 
-        await using var cluster = await BenchCluster.StartAsync(silo, new BenchClusterOptions { TileMilliseconds = tileMs }, log, cancellation);
+        await using var cluster = await BenchCluster.StartAsync(silo, new BenchClusterOptions { TileMilliseconds = tileMs, SteadyStateJit = true }, log, cancellation);
         var results = new List<ScalingResult>();
         foreach (var count in counts)
         {
             await cluster.ScaleToAsync(count, cancellation);
+            // An unmeasured run first: new silos JIT and tier up their code, open connections and settle membership in it,
+            // so the measured run sees the steady state of a cluster that has been running (not its warm-up).
+            await cluster.RunAsync(spec, count, cancellation);
             var run = await cluster.RunAsync(spec, count, cancellation);
             var efficiency = results.Count == 0 ? 1.0 : results[0].StepSeconds * results[0].Workers / (count * run.StepSeconds);
             var result = new ScalingResult(count, run.StepSeconds, run.CoordinatorShare, run.SyncShare, efficiency);
@@ -117,6 +120,12 @@ internal sealed record BenchClusterOptions
 
     /// <summary>The silos' model store (<c>OrleansDiffusion__ModelsDirectory</c>); null: none.</summary>
     public string? ModelsDirectory { get; init; }
+
+    /// <summary>Silos compile each method fully optimised on first use (<c>DOTNET_TieredCompilation=0</c>) instead of
+    /// re-compiling hot methods in the background for the first minutes of a process: measured here, that re-JIT took
+    /// 20–40% of every fresh silo's CPU through the first jobs, which a long-running cluster has long finished but which
+    /// the benchmark's silos, many processes sharing a few cores, would otherwise pay inside the steps it measures.</summary>
+    public bool SteadyStateJit { get; init; }
 }
 
 /// <summary>One process a <see cref="BenchCluster"/> started: <paramref name="Role"/> is redis, coordinator or worker.</summary>
@@ -126,6 +135,8 @@ internal sealed record BenchProcess(string Name, string Role, Process Process);
 internal sealed class BenchCluster : IAsyncDisposable
 {
     private readonly List<BenchProcess> _processes = [];
+    private readonly Dictionary<Process, (string Log, Action Relaunch)> _silos = [];
+    private int _relaunches;
     private readonly List<int> _workerHttp = [];
     private readonly string _folder = Directory.CreateTempSubdirectory("odiff-bench-").FullName;
     private readonly string _silo;
@@ -181,8 +192,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         _redisPort = FreePort();
         Start("redis", "redis", redis, ["--port", _redisPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _folder], null);
         await WaitAsync("redis-server", () => PingRedisAsync(_redisPort), cancellation);
-        _coordinatorHttp = FreePort();
-        Start("coordinator", "coordinator", "dotnet", [_silo], SiloEnvironment("Coordinator", "bench-coordinator", _coordinatorHttp, FreePort()));
+        LaunchCoordinator(1);
         await WaitAsync("the coordinator's /health/ready", () => ReadyAsync(_coordinatorHttp), cancellation);
         _log.WriteLine($"bench: redis on {_redisPort}, coordinator ready (cluster {_clusterId})");
     }
@@ -193,13 +203,34 @@ internal sealed class BenchCluster : IAsyncDisposable
         var started = new List<int>();
         while (_workerHttp.Count < count)
         {
-            var http = FreePort();
-            Start($"worker {_workerHttp.Count}", "worker", "dotnet", [_silo],
-                SiloEnvironment("Worker", $"bench-worker-{_workerHttp.Count}", http, 0));
-            _workerHttp.Add(http);
-            started.Add(http);
+            started.Add(_workerHttp.Count);
+            _workerHttp.Add(0);
+            LaunchWorker(_workerHttp.Count - 1, 1);
         }
-        foreach (var http in started) await WaitAsync($"worker :{http} /health/ready", () => ReadyAsync(http), cancellation);
+        foreach (var index in started)
+            await WaitAsync($"worker {index}'s /health/ready", () => ReadyAsync(_workerHttp[index]), cancellation);
+    }
+
+    private void LaunchCoordinator(int attempt)
+    {
+        _coordinatorHttp = FreePort();
+        StartSilo("coordinator", "coordinator", attempt, SiloEnvironment("Coordinator", "bench-coordinator", _coordinatorHttp, FreePort()),
+            () => LaunchCoordinator(attempt + 1));
+    }
+
+    private void LaunchWorker(int index, int attempt)
+    {
+        _workerHttp[index] = FreePort();
+        StartSilo($"worker {index}", "worker", attempt, SiloEnvironment("Worker", $"bench-worker-{index}", _workerHttp[index], 0),
+            () => LaunchWorker(index, attempt + 1));
+    }
+
+    /// <summary>A silo that <paramref name="relaunch"/> starts again on fresh ports if another process binds one of its
+    /// ports between <see cref="FreePort"/> and the silo's own bind (test clusters start in parallel).</summary>
+    private void StartSilo(string name, string role, int attempt, Dictionary<string, string> environment, Action relaunch)
+    {
+        var log = Start(name, role, "dotnet", [_silo], environment, attempt);
+        _silos[_processes[^1].Process] = (log, relaunch);
     }
 
     /// <summary>An SDK connection to the cluster (through Redis membership, as a user's client would connect).</summary>
@@ -272,10 +303,11 @@ internal sealed class BenchCluster : IAsyncDisposable
         if (role == "Worker" && _options.TileMilliseconds > 0)
             environment["OrleansDiffusion__BenchmarkTileMilliseconds"] = _options.TileMilliseconds.ToString(CultureInfo.InvariantCulture);
         if (_options.ModelsDirectory is { } models) environment["OrleansDiffusion__ModelsDirectory"] = models;
+        if (_options.SteadyStateJit) environment["DOTNET_TieredCompilation"] = "0";
         return environment;
     }
 
-    private void Start(string name, string role, string file, string[] arguments, Dictionary<string, string>? environment)
+    private string Start(string name, string role, string file, string[] arguments, Dictionary<string, string>? environment, int attempt = 1)
     {
         var info = new ProcessStartInfo(file)
         {
@@ -285,12 +317,14 @@ internal sealed class BenchCluster : IAsyncDisposable
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
         foreach (var (key, value) in environment ?? []) info.Environment[key] = value;
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {name}");
-        var logFile = new StreamWriter(Path.Combine(_folder, $"{name.Replace(' ', '-')}.log")) { AutoFlush = true };
+        var logPath = Path.Combine(_folder, $"{name.Replace(' ', '-')}{(attempt > 1 ? $"-{attempt}" : "")}.log");
+        var logFile = new StreamWriter(logPath) { AutoFlush = true };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (logFile) logFile.WriteLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (logFile) logFile.WriteLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _processes.Add(new BenchProcess(name, role, process));
+        return logPath;
     }
 
     private async Task WaitAsync(string what, Func<Task<bool>> condition, CancellationToken cancellation)
@@ -300,6 +334,15 @@ internal sealed class BenchCluster : IAsyncDisposable
         {
             if (_processes.FirstOrDefault(p => p.Process.HasExited) is { } exited)
             {
+                if (_relaunches < 4 && _silos.Remove(exited.Process, out var silo) && LostPort(exited.Process, silo.Log))
+                {
+                    _relaunches++;
+                    _log.WriteLine($"bench: {exited.Name} lost a port to another process before binding it; starting it again");
+                    _processes.Remove(exited);
+                    exited.Process.Dispose();
+                    silo.Relaunch();
+                    continue;
+                }
                 KeepLogs();
                 throw new InvalidOperationException($"{exited.Name} exited (code {exited.Process.ExitCode}) before {what}; logs in {_folder}");
             }
@@ -309,6 +352,20 @@ internal sealed class BenchCluster : IAsyncDisposable
                 throw new TimeoutException($"{what} not reached within 3 minutes; logs in {_folder}");
             }
             await Task.Delay(250, cancellation);
+        }
+    }
+
+    private static bool LostPort(Process exited, string log)
+    {
+        exited.WaitForExit(); // the redirected output is complete
+        try
+        {
+            using var reader = new StreamReader(new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+            return reader.ReadToEnd().Contains("address already in use", StringComparison.OrdinalIgnoreCase);
+        }
+        catch (IOException)
+        {
+            return false;
         }
     }
 

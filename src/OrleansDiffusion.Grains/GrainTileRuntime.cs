@@ -145,7 +145,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
                     if (reply.Call != call) throw new InvalidOperationException($"stale tile reply for step {step}");
                     replies[index] = reply;
                     _updates[index] = null; // adopted
-                    Locations[index] = $"{reply.Silo}/{reply.Device}";
+                    if (!IsAt(Locations[index], reply)) Locations[index] = $"{reply.Silo}/{reply.Device}";
                     events.TileDone(index, reply);
                 }
             var lost = outcomes.Where(o => o.Error is not null).Select(o => o.Index).ToArray();
@@ -233,6 +233,11 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         await InitializeAsync(Enumerable.Range(0, _tiles.Length).ToArray(), cancellationToken);
         throw new TileRollbackException(_statesStep, $"{lost.Length} tile(s) lost between full exchanges; every tile restarts at step {_statesStep}", cause);
     }
+
+    /// <summary>True when <paramref name="location"/> is already "silo/device" of <paramref name="reply"/> (no string per tile and step).</summary>
+    private static bool IsAt(string? location, TileProposal reply) =>
+        location is not null && location.Length == reply.Silo.Length + 1 + reply.Device.Length
+        && location.StartsWith(reply.Silo, StringComparison.Ordinal) && location.EndsWith(reply.Device, StringComparison.Ordinal);
 
     /// <summary>The tile's silo died, is shutting down, or lost the tile's directory entry: re-create the tile.</summary>
     internal static bool IsTileLoss(Exception e) => e switch

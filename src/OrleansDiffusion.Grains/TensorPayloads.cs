@@ -10,8 +10,21 @@ internal static class TensorPayloads
 {
     public static TensorPayload ToPayload(Tensor tensor)
     {
-        using var cpu = tensor.to(ScalarType.Float32).cpu().contiguous();
-        return new TensorPayload(cpu.shape.Select(d => (int)d).ToArray(), cpu.bytes.ToArray());
+        // The usual case (a float32 CPU tensor laid out densely) is copied out once, with no intermediate tensors.
+        if (tensor.dtype == ScalarType.Float32 && tensor.device_type == TorchSharp.DeviceType.CPU && tensor.is_contiguous())
+            return new TensorPayload(Shape(tensor), tensor.bytes.ToArray());
+        using var typed = tensor.to(ScalarType.Float32);
+        using var cpu = typed.cpu();
+        using var dense = cpu.contiguous();
+        return new TensorPayload(Shape(dense), dense.bytes.ToArray());
+    }
+
+    private static int[] Shape(Tensor tensor)
+    {
+        var shape = tensor.shape;
+        var dims = new int[shape.Length];
+        for (var i = 0; i < shape.Length; i++) dims[i] = checked((int)shape[i]);
+        return dims;
     }
 
     public static Tensor ToTensor(TensorPayload payload, Device? device = null)

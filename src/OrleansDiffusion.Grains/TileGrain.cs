@@ -70,8 +70,14 @@ public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDeta
             _runningTask = RunStepAsync(call);
         }
         var step = _runningTask!;
-        if (await Task.WhenAny(step, Task.Delay(wait)) != step) return null;
-        return await step;
+        try
+        {
+            return await step.WaitAsync(wait); // the wait's timer goes with the step, not 64 live timers per step
+        }
+        catch (TimeoutException) when (!step.IsCompleted)
+        {
+            return null; // still queued or running: the coordinator calls again
+        }
     }
 
     /// <summary>Adopts the synced result of the step this tile last denoised. Between a step's reply and the next step
