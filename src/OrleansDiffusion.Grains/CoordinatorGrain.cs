@@ -293,7 +293,7 @@ public sealed partial class CoordinatorGrain(
             {
                 await GrainFactory.GetGrain<ITileGrain>($"{JobId}/{epoch}/{w.Index}").ReleaseAsync().WaitAsync(TimeSpan.FromSeconds(10));
             }
-            catch (Exception e) when (e is TimeoutException or OrleansException)
+            catch (Exception e) when (e is TimeoutException or OrleansException || GrainTileRuntime.NoTileSiloYet(e))
             {
                 // Unreachable or never placed: nothing to free now; an orphan is collected when idle.
             }

@@ -39,7 +39,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     : ITileRuntime
 {
     private JobPlan? _plan;
-    private ITileGrain[] _tiles = [];
+    private ITileGrain?[] _tiles = [];  // referenced on first placement: without an accelerator silo there is no tile grain type yet
     private Tensor?[] _states = [];   // each tile's state before _statesStep (the last full exchange); null: from the noise field
     private int _statesStep;
     private int _step;                // the step the tiles run next
@@ -59,7 +59,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     public async Task StartAsync(JobPlan plan, EngineStart? start, CancellationToken cancellationToken)
     {
         _plan = plan;
-        _tiles = plan.Layout.Windows.Select(w => grains.GetGrain<ITileGrain>($"{jobId}/{epoch}/{w.Index}")).ToArray();
+        _tiles = new ITileGrain?[plan.Layout.Count];
         _states = start is null ? new Tensor?[plan.Layout.Count] : plan.Layout.Windows.Select(w => (Tensor?)start.States.For(plan, w.Index)).ToArray();
         _step = _statesStep = start?.Step ?? 0;
         _updates = new TileUpdate?[plan.Layout.Count];
@@ -81,7 +81,8 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
             {
                 try
                 {
-                    await _tiles[i].InitializeAsync(new TileAssignment
+                    _tiles[i] ??= grains.GetGrain<ITileGrain>($"{jobId}/{epoch}/{layout.Windows[i].Index}");
+                    await _tiles[i]!.InitializeAsync(new TileAssignment
                     {
                         JobId = jobId,
                         Epoch = epoch,
@@ -128,7 +129,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
             {
                 try
                 {
-                    return new Outcome(i, await _tiles[i].DenoiseAsync(call, _updates[i], options.TileCallWait), null);
+                    return new Outcome(i, await _tiles[i]!.DenoiseAsync(call, _updates[i], options.TileCallWait), null);
                 }
                 catch (TimeoutException)
                 {
@@ -248,7 +249,13 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     };
 
     /// <summary>Worth retrying while placing tiles: no accelerator silo yet, or one that is going away.</summary>
-    private static bool IsTransient(Exception e) => IsTileLoss(e) || e is TimeoutException or OrleansException;
+    private static bool IsTransient(Exception e) => IsTileLoss(e) || e is TimeoutException or OrleansException || NoTileSiloYet(e);
+
+    /// <summary>Until the first accelerator silo's grain types reach this silo's cluster manifest, Orleans resolves no
+    /// implementation of the tile interface (coordinator silos host none) and says so with a plain ArgumentException;
+    /// a worker that just reported ready can still be in that window.</summary>
+    internal static bool NoTileSiloYet(Exception e) =>
+        e is ArgumentException && e.Message.StartsWith("Could not find an implementation for interface", StringComparison.Ordinal);
 
     /// <summary>One tile call's result: a reply, a loss (<paramref name="Error"/>) or a timed-out call to repeat.</summary>
     private readonly record struct Outcome(int Index, TileProposal? Reply, Exception? Error);
@@ -266,7 +273,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         DisposeProposals();
         foreach (var state in _states) state?.Dispose();
         _states = [];
-        await Task.WhenAll(_tiles.Select(async t =>
+        await Task.WhenAll(_tiles.OfType<ITileGrain>().Select(async t =>
         {
             try
             {

@@ -99,6 +99,7 @@ public static class DiffusionHostingExtensions
             o.CheckpointEvery = options.CheckpointEvery;
             o.MaxQueuedJobs = options.MaxQueuedJobs;
             o.ResumeCheckPeriod = options.ResumeCheckPeriod;
+            o.WorkerWaitTimeout = options.WorkerWaitTimeout;
             o.TileCallWait = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(10).Ticks, options.ResponseTimeout.Ticks / 3));
         });
         services.AddSingleton<OutputStore>();

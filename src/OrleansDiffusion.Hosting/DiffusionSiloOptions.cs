@@ -103,6 +103,10 @@ public sealed class DiffusionSiloOptions
     /// milliseconds per window instead of running the job's model (never set it on a silo that serves jobs).</summary>
     public double BenchmarkTileMilliseconds { get; set; }
 
+    /// <summary>How long a job waits for an accelerator silo to take its tiles (none has joined yet, or all were lost)
+    /// before it fails.</summary>
+    public TimeSpan WorkerWaitTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Period of the reminder that resumes a job whose coordinator was lost.</summary>
     public TimeSpan ResumeCheckPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
