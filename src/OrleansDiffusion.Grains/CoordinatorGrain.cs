@@ -43,6 +43,7 @@ public sealed partial class CoordinatorGrain(
     private bool _handingOff;
     private JobState? _countedState;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _leavingQueue;  // FinishAsync is between the final state and freeing the job's queue place
     private readonly Stopwatch _runClock = new();
 
     // Live progress of the run in this activation (not persisted: a resumed run starts again from its checkpoint).
@@ -107,12 +108,17 @@ public sealed partial class CoordinatorGrain(
     public async IAsyncEnumerable<JobStatus> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         if (!Exists) yield break;
-        var status = Status();
-        yield return status;
-        while (!status.IsFinished)
+        JobStatus? status = null;
+        while (status is not { IsFinished: true })
         {
-            await Task.WhenAny(_changed.Task, Task.Delay(ICoordinatorGrain.WatchHeartbeat, cancellationToken));
-            cancellationToken.ThrowIfCancellationRequested();
+            // A watch call interleaves with the run: while FinishAsync frees the queue place the record already reads
+            // finished, and a watcher told so could be refused a new job; the end is seen once FinishAsync publishes it.
+            if (status is not null || _leavingQueue)
+            {
+                await Task.WhenAny(_changed.Task, Task.Delay(ICoordinatorGrain.WatchHeartbeat, cancellationToken));
+                cancellationToken.ThrowIfCancellationRequested();
+                if (_leavingQueue) continue;
+            }
             status = Status();
             yield return status;
         }
@@ -374,12 +380,20 @@ public sealed partial class CoordinatorGrain(
     /// <summary>Writes the final state, frees the job's queue place, checkpoints and reminder.</summary>
     private async Task FinishAsync(Func<JobRecord, JobRecord> change)
     {
-        record.State = change(record.State) with { FinishedAt = DateTimeOffset.UtcNow };
-        await record.WriteStateAsync();
-        DelayDeactivation(TimeSpan.Zero);
-        checkpoints.Delete(JobId);
-        await UnregisterResumeReminderAsync();
-        await Index.FinishedAsync(JobId);
+        _leavingQueue = true;
+        try
+        {
+            record.State = change(record.State) with { FinishedAt = DateTimeOffset.UtcNow };
+            await record.WriteStateAsync();
+            DelayDeactivation(TimeSpan.Zero);
+            checkpoints.Delete(JobId);
+            await UnregisterResumeReminderAsync();
+            await Index.FinishedAsync(JobId);
+        }
+        finally
+        {
+            _leavingQueue = false;
+        }
         Publish(); // watchers see the end only once the job has left the queue
     }
 

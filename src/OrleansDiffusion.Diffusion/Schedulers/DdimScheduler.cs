@@ -44,7 +44,7 @@ public sealed class DdimScheduler : IScheduler
         var alphaPrev = AlphaBarPrevious(step);
         var std = _eta * Math.Sqrt(Variance(step));
         using var clipped = _clipRange is { } range ? sample.clamp(-range, range) : sample.alias();
-        var next = Math.Sqrt(alphaPrev) * clipped + Math.Sqrt(Math.Max(0, 1 - alphaPrev - std * std)) * epsilon;
+        var next = ScalarMath.Times(clipped, Math.Sqrt(alphaPrev)) + ScalarMath.Times(epsilon, Math.Sqrt(Math.Max(0, 1 - alphaPrev - std * std)));
         if (std > 0)
         {
             ArgumentNullException.ThrowIfNull(noise);

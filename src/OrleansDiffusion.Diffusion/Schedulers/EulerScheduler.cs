@@ -52,13 +52,13 @@ public sealed class EulerScheduler : IScheduler
     public double InitNoiseSigma { get; }
     public double Timestep(int step) => _timesteps[step];
     public double AlphaBar(int step) => 1 / (_sigmas[step] * _sigmas[step] + 1);
-    public Tensor ModelInput(Tensor x, int step) => x / Math.Sqrt(_sigmas[step] * _sigmas[step] + 1);
+    public Tensor ModelInput(Tensor x, int step) => ScalarMath.Over(x, Math.Sqrt(_sigmas[step] * _sigmas[step] + 1));
     public bool UsesNoise(int step) => false;
 
     public Tensor Step(Tensor x, Tensor sample, Tensor epsilon, int step, Tensor? noise)
     {
-        var derivative = (x - sample) / _sigmas[step];
-        return x + derivative * (_sigmas[step + 1] - _sigmas[step]);
+        using var derivative = ScalarMath.Over(x - sample, _sigmas[step]);
+        return x + ScalarMath.Times(derivative, _sigmas[step + 1] - _sigmas[step]);
     }
 
     /// <summary>np.interp over the training timesteps 0..T−1.</summary>

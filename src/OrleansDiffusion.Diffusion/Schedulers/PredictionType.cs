@@ -1,3 +1,4 @@
+using static OrleansDiffusion.Diffusion.Schedulers.ScalarMath;
 using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Diffusion.Schedulers;
@@ -22,9 +23,9 @@ public static class Prediction
         var b = Math.Sqrt(1 - alphaBar);
         return type switch
         {
-            PredictionType.Epsilon => ((modelInput - b * output) / a, output.alias()),
-            PredictionType.Sample => (output.alias(), (modelInput - a * output) / b),
-            PredictionType.VPrediction => (a * modelInput - b * output, a * output + b * modelInput),
+            PredictionType.Epsilon => (Over(modelInput - Times(output, b), a), output.alias()),
+            PredictionType.Sample => (output.alias(), Over(modelInput - Times(output, a), b)),
+            PredictionType.VPrediction => (Times(modelInput, a) - Times(output, b), Times(output, a) + Times(modelInput, b)),
             _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
         };
     }
