@@ -1,4 +1,4 @@
-using static OrleansDiffusion.Diffusion.Schedulers.ScalarMath;
+using static OrleansDiffusion.Diffusion.ScalarMath;
 using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Diffusion.Schedulers;

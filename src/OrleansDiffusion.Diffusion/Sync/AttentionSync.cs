@@ -138,8 +138,8 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
         var (y0, y1, wy0, wy1) = Axis((int)pooled.shape[^2], layout.TileHeight);
         var (tx0, tx1, twx0, twx1) = (tensor(Array.ConvertAll(x0, i => (long)i)), tensor(Array.ConvertAll(x1, i => (long)i)), tensor(wx0), tensor(wx1));
         var (ty0, ty1, twy0, twy1) = (tensor(Array.ConvertAll(y0, i => (long)i)), tensor(Array.ConvertAll(y1, i => (long)i)), tensor(wy0), tensor(wy1));
-        var across = pooled.index_select(-1, tx0).mul_(twx0).add_(pooled.index_select(-1, tx1).mul_(twx1));    // [N, M, rows, w]
-        var result = across.index_select(-2, ty0).mul_(twy0.unsqueeze(1)).add_(across.index_select(-2, ty1).mul_(twy1.unsqueeze(1)));
+        var across = pooled.index_select(-1, tx0).mul_(twx0).AddInPlace(pooled.index_select(-1, tx1).mul_(twx1));    // [N, M, rows, w]
+        var result = across.index_select(-2, ty0).mul_(twy0.unsqueeze(1)).AddInPlace(across.index_select(-2, ty1).mul_(twy1.unsqueeze(1)));
         return result.MoveToOuterDisposeScope();
     }
 

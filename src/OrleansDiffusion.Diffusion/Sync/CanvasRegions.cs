@@ -59,15 +59,15 @@ public static class CanvasRegions
         {
             if (weight is null)
             {
-                piece.OfCanvas(sum).add_(piece.OfWindow(value));
-                piece.OfCanvas(total).add_(1);
+                piece.OfCanvas(sum).AddInPlace(piece.OfWindow(value));
+                piece.OfCanvas(total).AddInPlace(1);
             }
             else
             {
                 using var w = piece.OfWindow(weight);
                 using var weighted = piece.OfWindow(value) * w;
-                piece.OfCanvas(sum).add_(weighted);
-                piece.OfCanvas(total).add_(w);
+                piece.OfCanvas(sum).AddInPlace(weighted);
+                piece.OfCanvas(total).AddInPlace(w);
             }
         }
     }

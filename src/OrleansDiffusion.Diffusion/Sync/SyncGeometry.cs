@@ -190,14 +190,14 @@ internal sealed class SyncGeometry
             var windows = grid.select(2, column);                                   // [M, R, h, w]
             if (weightGrid is not null) windows = windows * weightGrid.select(2, weightGrid.shape[2] == 1 ? 0 : column);
             foreach (var (offset, start, length) in Spans(_xs[column], width, layout.CanvasWidth))
-                strips.narrow(3, start, length).add_(windows.narrow(3, offset, length));
+                strips.narrow(3, start, length).AddInPlace(windows.narrow(3, offset, length));
         }
         var canvas = zeros(channels, layout.CanvasHeight, layout.CanvasWidth);
         for (var row = 0; row < layout.Rows; row++)
         {
             var strip = strips.select(1, row);                                        // [M, h, W]
             foreach (var (offset, start, length) in Spans(_ys[row], height, layout.CanvasHeight))
-                canvas.narrow(1, start, length).add_(strip.narrow(1, offset, length));
+                canvas.narrow(1, start, length).AddInPlace(strip.narrow(1, offset, length));
         }
         return canvas.MoveToOuterDisposeScope();
     }

@@ -28,9 +28,9 @@ public sealed class BasicTransformerBlock : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor input, Tensor context)
     {
         using var scope = NewDisposeScope();
-        var x = attn1.forward(norm1.forward(input), null).add_(input);
-        x = attn2.forward(norm2.forward(x), context).add_(x);
-        x = ff.forward(norm3.forward(x)).add_(x);
+        var x = attn1.forward(norm1.forward(input), null).AddInPlace(input);
+        x = attn2.forward(norm2.forward(x), context).AddInPlace(x);
+        x = ff.forward(norm3.forward(x)).AddInPlace(x);
         return x.MoveToOuterDisposeScope();
     }
 }

@@ -24,8 +24,8 @@ public sealed class ClipEncoderLayer : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var x = self_attn.forward(layer_norm1.forward(input)).add_(input);
-        return mlp.forward(layer_norm2.forward(x)).add_(x).MoveToOuterDisposeScope();
+        var x = self_attn.forward(layer_norm1.forward(input)).AddInPlace(input);
+        return mlp.forward(layer_norm2.forward(x)).AddInPlace(x).MoveToOuterDisposeScope();
     }
 }
 

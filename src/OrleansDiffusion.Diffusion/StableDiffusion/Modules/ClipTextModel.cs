@@ -78,6 +78,6 @@ public sealed class ClipTextEmbeddings : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         using var positions = arange(ids.shape[1], ScalarType.Int64, ids.device).unsqueeze(0);
-        return token_embedding.forward(ids).add_(position_embedding.forward(positions)).MoveToOuterDisposeScope();
+        return token_embedding.forward(ids).AddInPlace(position_embedding.forward(positions)).MoveToOuterDisposeScope();
     }
 }

@@ -28,5 +28,5 @@ public sealed class GroupNorm2d : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input) => nn.functional.group_norm(input, Groups, weight, bias, Eps);
 
     internal Tensor Affine(Tensor normalized) =>
-        normalized.mul(weight.view(1, -1, 1, 1)).add_(bias.view(1, -1, 1, 1));
+        normalized.mul(weight.view(1, -1, 1, 1)).AddInPlace(bias.view(1, -1, 1, 1));
 }

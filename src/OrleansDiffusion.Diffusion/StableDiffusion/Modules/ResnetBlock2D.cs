@@ -30,7 +30,7 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
         using var scope = NewDisposeScope();
         var h = conv1.forward(nn.functional.silu(norm1.forward(input)));
         if (time_emb_proj is not null && embedding is not null)
-            h = h.add_(time_emb_proj.forward(nn.functional.silu(embedding)).unsqueeze(-1).unsqueeze(-1));
+            h = h.AddInPlace(time_emb_proj.forward(nn.functional.silu(embedding)).unsqueeze(-1).unsqueeze(-1));
         h = conv2.forward(nn.functional.silu(norm2.forward(h)));
         var shortcut = conv_shortcut is null ? input : conv_shortcut.forward(input);
         return shortcut.add(h).MoveToOuterDisposeScope();

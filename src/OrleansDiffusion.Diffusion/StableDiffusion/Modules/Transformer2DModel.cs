@@ -38,6 +38,6 @@ public sealed class Transformer2DModel : nn.Module<Tensor, Tensor, Tensor>
         if (_linear) x = proj_out.forward(x);
         x = x.reshape(b, h, w, c).permute(0, 3, 1, 2).contiguous();
         if (!_linear) x = proj_out.forward(x);
-        return x.add_(input).MoveToOuterDisposeScope();
+        return x.AddInPlace(input).MoveToOuterDisposeScope();
     }
 }

@@ -43,6 +43,6 @@ public sealed class VaeAttention : nn.Module<Tensor, Tensor>
         var v = to_v.forward(x).unsqueeze(1);
         var attended = nn.functional.scaled_dot_product_attention(q, k, v).squeeze(1);
         var output = to_out[0].forward(attended).transpose(1, 2).reshape(b, c, h, w);
-        return output.add_(input).MoveToOuterDisposeScope();
+        return output.AddInPlace(input).MoveToOuterDisposeScope();
     }
 }
