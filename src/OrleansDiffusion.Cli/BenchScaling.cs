@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Client;
+using OrleansDiffusion.Hosting;
 
 namespace OrleansDiffusion.Cli;
 
@@ -189,7 +190,7 @@ internal sealed class BenchCluster : IAsyncDisposable
     private async Task StartCoreAsync(CancellationToken cancellation)
     {
         var redis = FindExecutable("redis-server") ?? throw new InvalidOperationException("redis-server is not installed (apt-get install redis-server)");
-        _redisPort = FreePort();
+        _redisPort = LoopbackPorts.Next();
         Start("redis", "redis", redis, ["--port", _redisPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _folder], null);
         await WaitAsync("redis-server", () => PingRedisAsync(_redisPort), cancellation);
         LaunchCoordinator(1);
@@ -213,20 +214,20 @@ internal sealed class BenchCluster : IAsyncDisposable
 
     private void LaunchCoordinator(int attempt)
     {
-        _coordinatorHttp = FreePort();
-        StartSilo("coordinator", "coordinator", attempt, SiloEnvironment("Coordinator", "bench-coordinator", _coordinatorHttp, FreePort()),
+        _coordinatorHttp = LoopbackPorts.Next();
+        StartSilo("coordinator", "coordinator", attempt, SiloEnvironment("Coordinator", "bench-coordinator", _coordinatorHttp, LoopbackPorts.Next()),
             () => LaunchCoordinator(attempt + 1));
     }
 
     private void LaunchWorker(int index, int attempt)
     {
-        _workerHttp[index] = FreePort();
+        _workerHttp[index] = LoopbackPorts.Next();
         StartSilo($"worker {index}", "worker", attempt, SiloEnvironment("Worker", $"bench-worker-{index}", _workerHttp[index], 0),
             () => LaunchWorker(index, attempt + 1));
     }
 
-    /// <summary>A silo that <paramref name="relaunch"/> starts again on fresh ports if another process binds one of its
-    /// ports between <see cref="FreePort"/> and the silo's own bind (test clusters start in parallel).</summary>
+    /// <summary>A silo that <paramref name="relaunch"/> starts again on fresh ports if a program outside
+    /// <see cref="LoopbackPorts"/> binds one of its ports before the silo does.</summary>
     private void StartSilo(string name, string role, int attempt, Dictionary<string, string> environment, Action relaunch)
     {
         var log = Start(name, role, "dotnet", [_silo], environment, attempt);
@@ -287,8 +288,8 @@ internal sealed class BenchCluster : IAsyncDisposable
             ["OrleansDiffusion__Redis"] = $"127.0.0.1:{_redisPort}",
             ["OrleansDiffusion__ClusterId"] = _clusterId,
             ["OrleansDiffusion__ServiceId"] = "odiff",
-            ["OrleansDiffusion__SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-            ["OrleansDiffusion__GatewayPort"] = (gateway == 0 ? 0 : FreePort()).ToString(CultureInfo.InvariantCulture),
+            ["OrleansDiffusion__SiloPort"] = LoopbackPorts.Next().ToString(CultureInfo.InvariantCulture),
+            ["OrleansDiffusion__GatewayPort"] = (gateway == 0 ? 0 : LoopbackPorts.Next()).ToString(CultureInfo.InvariantCulture),
             ["OrleansDiffusion__HttpPort"] = http.ToString(CultureInfo.InvariantCulture),
             ["OrleansDiffusion__AdvertisedAddress"] = "127.0.0.1",
             ["OrleansDiffusion__SiloName"] = name,
@@ -400,13 +401,6 @@ internal sealed class BenchCluster : IAsyncDisposable
         {
             return false;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static string? FindExecutable(string name) =>

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -46,8 +45,8 @@ public sealed class EmbeddedCluster : IAsyncDisposable
                     Role = roles[i],
                     ClusterId = clusterId,
                     ServiceId = clusterId,
-                    SiloPort = FreePort(),
-                    GatewayPort = roles[i] == SiloRole.Worker ? 0 : FreePort(),
+                    SiloPort = LoopbackPorts.Next(),
+                    GatewayPort = roles[i] == SiloRole.Worker ? 0 : LoopbackPorts.Next(),
                     PrimarySilo = primary?.ToString(),
                     SiloName = $"silo{i}",
                     OutputDirectory = outputDirectory,
@@ -84,13 +83,6 @@ public sealed class EmbeddedCluster : IAsyncDisposable
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"the {_silos.Count} embedded silos did not see each other within 60 s");
             await Task.Delay(50, cancellationToken);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()

@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using OrleansDiffusion.Hosting;
 
 namespace OrleansDiffusion.EndToEnd.Tests;
 
@@ -149,13 +148,8 @@ internal static class BuiltPrograms
     public static string Odiff => Output("src/OrleansDiffusion.Cli", "odiff.dll");
     public static string Silo => Output("silos/OrleansDiffusion.Silo", "OrleansDiffusion.Silo.dll");
 
-    /// <summary>A port nobody listens on right now (the OS's next ephemeral port on 127.0.0.1).</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A loopback port for a child process to listen on (see <see cref="LoopbackPorts"/>).</summary>
+    public static int FreePort() => LoopbackPorts.Next();
 
     /// <summary>An executable on PATH (or the usual system folders), or null.</summary>
     public static string? FindExecutable(string name) =>

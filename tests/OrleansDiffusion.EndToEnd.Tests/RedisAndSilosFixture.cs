@@ -17,7 +17,6 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
     private readonly List<ChildProcess> _processes = [];
-    private readonly HashSet<int> _ports = [];
     private readonly Dictionary<string, ChildProcess> _silos = [];
 
     /// <summary>One worker and one coordinator silo (the shared collection fixture).</summary>
@@ -51,26 +50,26 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var clock = Stopwatch.StartNew();
-        RedisPort = NextPort();
+        RedisPort = BuiltPrograms.FreePort();
         var redisServer = BuiltPrograms.FindExecutable("redis-server")
             ?? throw new InvalidOperationException("redis-server is not installed; tests/run.sh installs it (apt-get install redis-server).");
         var redisFolder = Directory.CreateDirectory(Path.Combine(Folder, "redis")).FullName;
         Directory.CreateDirectory(OutputDirectory);
         await StartRedisAsync(redisServer, redisFolder);
 
-        var workerHttp = WorkerHttpPort = NextPort();
-        var coordinatorHttp = CoordinatorHttpPort = NextPort();
-        GatewayPort = NextPort();
+        var workerHttp = WorkerHttpPort = BuiltPrograms.FreePort();
+        var coordinatorHttp = CoordinatorHttpPort = BuiltPrograms.FreePort();
+        GatewayPort = BuiltPrograms.FreePort();
         var silos = new List<(ChildProcess Process, int Http, string Name)>();
         for (var i = 0; i < _workers; i++)
         {
-            var http = i == 0 ? workerHttp : NextPort();
+            var http = i == 0 ? workerHttp : BuiltPrograms.FreePort();
             silos.Add((StartSilo("Worker", http, gatewayPort: 0, i), http, $"worker {i}"));
         }
         for (var i = 0; i < _coordinators; i++)
         {
-            var http = i == 0 ? coordinatorHttp : NextPort();
-            silos.Add((StartSilo("Coordinator", http, i == 0 ? GatewayPort : NextPort(), i), http, $"coordinator {i}"));
+            var http = i == 0 ? coordinatorHttp : BuiltPrograms.FreePort();
+            silos.Add((StartSilo("Coordinator", http, i == 0 ? GatewayPort : BuiltPrograms.FreePort(), i), http, $"coordinator {i}"));
         }
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         foreach (var (process, http, name) in silos)
@@ -144,8 +143,8 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
     /// (a null value removes a variable). It is not waited for.</summary>
     internal StartedSilo StartExtraSilo(string role, string name, Action<Dictionary<string, string?>> change)
     {
-        var http = NextPort();
-        StartSilo(role, http, role == "Worker" ? 0 : NextPort(), 0, name, change);
+        var http = BuiltPrograms.FreePort();
+        StartSilo(role, http, role == "Worker" ? 0 : BuiltPrograms.FreePort(), 0, name, change);
         return Silos[^1];
     }
 
@@ -159,7 +158,7 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
     private ChildProcess StartSilo(string role, int httpPort, int gatewayPort, int index, string? siloName = null, Action<Dictionary<string, string?>>? change = null)
     {
         var name = siloName ?? (index == 0 ? $"e2e-{role.ToLowerInvariant()}" : $"e2e-{role.ToLowerInvariant()}-{index}");
-        var siloPort = NextPort();
+        var siloPort = BuiltPrograms.FreePort();
         var environment = new Dictionary<string, string?>
         {
             ["OrleansDiffusion__Role"] = role,
@@ -184,15 +183,6 @@ public sealed class RedisAndSilosFixture : IAsyncLifetime
         _silos[name] = process;
         Silos.Add(new StartedSilo(name, role, process, siloPort, gatewayPort, httpPort));
         return process;
-    }
-
-    /// <summary>A free loopback port not handed out before by this fixture.</summary>
-    private int NextPort()
-    {
-        int port;
-        do port = BuiltPrograms.FreePort();
-        while (!_ports.Add(port));
-        return port;
     }
 
     private ChildProcess Track(ChildProcess process)
