@@ -29,6 +29,12 @@ public sealed partial class CoordinatorGrain
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: a newer run owns the job; this stale coordinator stops")]
     private static partial void LogFenced(ILogger logger, Exception exception, string jobId);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: registering its resume reminder failed (attempt {Attempt}); retrying")]
+    private static partial void LogReminderRetry(ILogger logger, Exception exception, string jobId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its resume reminder could not be removed now; its next tick removes it")]
+    private static partial void LogReminderNotRemoved(ILogger logger, Exception exception, string jobId);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId} failed")]
     private static partial void LogJobFailed(ILogger logger, Exception exception, string jobId);
 }

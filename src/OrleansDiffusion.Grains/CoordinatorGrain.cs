@@ -37,6 +37,7 @@ public sealed partial class CoordinatorGrain(
     public const string RecordName = "job";
 
     private const string ResumeReminder = "resume";
+    private const int ReminderAttempts = 5; // 1 + 2 + 4 + 8 s of waits between them
     private readonly JobOptions _options = jobOptions.Value;
     private CancellationTokenSource? _cancel;
     private Task? _run;
@@ -97,7 +98,6 @@ public sealed partial class CoordinatorGrain(
         await Index.AdmitAsync(JobId, now, _options.MaxQueuedJobs);
         record.State = new JobRecord { Spec = spec, State = JobState.Queued, CreatedAt = now, Tiles = plan.Layout.Count };
         await record.WriteStateAsync();
-        await this.RegisterOrUpdateReminder(ResumeReminder, _options.ResumeCheckPeriod, _options.ResumeCheckPeriod);
         LogSubmitted(logger, JobId, spec.Width, spec.Height, plan.Layout.Count, spec.Steps);
         StartRun(resumed: false);
         return Status();
@@ -174,6 +174,7 @@ public sealed partial class CoordinatorGrain(
         try
         {
             await Task.Yield(); // let the turn that started the run finish first
+            await RegisterResumeReminderAsync(cancellationToken);
             var spec = record.State.Spec!;
             var plan = PlanOf(spec);
             var epoch = record.State.Epoch + 1;
@@ -397,9 +398,37 @@ public sealed partial class CoordinatorGrain(
         Publish(); // watchers see the end only once the job has left the queue
     }
 
+    /// <summary>The reminder that resumes the job on another coordinator if this one dies. Registered by the run, not by
+    /// the submit call: the reminder table can be briefly unreachable under load, and its exception type (from the Redis
+    /// reminders package) is one clients cannot load. Retried; if it never succeeds the job fails naming why.</summary>
+    private async Task RegisterResumeReminderAsync(CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await this.RegisterOrUpdateReminder(ResumeReminder, _options.ResumeCheckPeriod, _options.ResumeCheckPeriod, cancellationToken);
+                return;
+            }
+            catch (Exception e) when (attempt < ReminderAttempts && e is not OperationCanceledException)
+            {
+                LogReminderRetry(logger, e, JobId, attempt);
+                await Task.Delay(TimeSpan.FromSeconds(1 << (attempt - 1)), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Best effort: a reminder left behind ticks once more, finds the job finished and is removed then.</summary>
     private async Task UnregisterResumeReminderAsync()
     {
-        if (await this.GetReminder(ResumeReminder) is { } reminder) await this.UnregisterReminder(reminder);
+        try
+        {
+            if (await this.GetReminder(ResumeReminder) is { } reminder) await this.UnregisterReminder(reminder);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogReminderNotRemoved(logger, e, JobId);
+        }
     }
 
     private JobStatus Status()
