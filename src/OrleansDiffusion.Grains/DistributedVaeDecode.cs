@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion;
 using OrleansDiffusion.Diffusion.StableDiffusion;
 using OrleansDiffusion.Diffusion.Tiling;
 using static TorchSharp.torch;
@@ -136,7 +137,7 @@ internal sealed partial class DistributedVaeDecode(IGrainFactory grains, string 
                     place.copy_(pixels);
                 }
             }
-            return output.clamp_(-1, 1);
+            return output.ClampInPlace(-1, 1);
         }
         catch
         {

@@ -88,7 +88,7 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
         if (step == steps - 1)
         {
             var canvas = synced.TakeCanvas();
-            if (plan.LatentScale == 1) canvas.clamp_(-1, 1);
+            if (plan.LatentScale == 1) canvas.ClampInPlace(-1, 1);
             return (denoised.Bytes, new StepTimes(denoised.DenoiseSeconds, syncSeconds, denoised.ForwardCalls, canvas));
         }
         if (observer is not null) await observer.OnSyncedAsync(new SyncedStep(step + 1, synced.Canvas, denoised.Proposals), cancellationToken);

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Text.RegularExpressions;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Diffusion.Imaging;
@@ -102,15 +103,15 @@ public static partial class ExemplarCatalog
     internal static Tensor Tint(Tensor image, Vector3 colour)
     {
         using var scope = NewDisposeScope();
-        var rgb = (image + 1) / 2;
-        var luminance = (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]).unsqueeze(0);
+        var rgb = ScalarMath.Over(image.clone().AddInPlace(1), 2);
+        var luminance = ScalarMath.Times(rgb[0], 0.299).Plus(ScalarMath.Times(rgb[1], 0.587)).Plus(ScalarMath.Times(rgb[2], 0.114)).unsqueeze(0);
         var mean = Math.Clamp(luminance.mean().item<float>(), 1e-3f, 1 - 1e-3f);
+        using var meanScalar = mean.ToScalar();
         var target = tensor(new[] { colour.X, colour.Y, colour.Z }).reshape(3, 1, 1);
-        var duotone = where(
-            luminance <= mean,
-            target * (luminance / mean),
-            target + (1 - target) * ((luminance - mean) / (1 - mean)));
-        var tinted = (rgb + TintStrength * (duotone - rgb)).clamp(0, 1) * 2 - 1;
+        var towardColour = target.mul(ScalarMath.Over(luminance, mean));
+        var towardWhite = target.Plus(ScalarMath.Times(target, -1).AddInPlace(1).mul(ScalarMath.Over(luminance.clone().AddInPlace(-mean), 1 - mean)));
+        var duotone = where(luminance.le(meanScalar), towardColour, towardWhite);
+        var tinted = ScalarMath.Times(ScalarMath.Clamp(rgb.Plus(ScalarMath.Times(duotone.sub(rgb), TintStrength)), 0, 1), 2).AddInPlace(-1);
         return tinted.MoveToOuterDisposeScope();
     }
 

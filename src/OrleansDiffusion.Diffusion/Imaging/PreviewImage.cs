@@ -23,7 +23,8 @@ public static class PreviewImage
             if (small.shape[0] < 3) small = small.expand(3, -1, -1);
             var low = small.amin([1, 2], keepdim: true);
             var high = small.amax([1, 2], keepdim: true);
-            small = (small - low) / (high - low).clamp_min(1e-6f) * 2 - 1;
+            var unit = (small - low).div(ScalarMath.AtLeast(high - low, 1e-6f));
+            small = ScalarMath.Times(unit, 2).AddInPlace(-1);
         }
         using var png = new MemoryStream();
         PngWriter.Write(png, small.contiguous(), PngBitDepth.Eight, "preview");

@@ -133,6 +133,6 @@ public static class TextureScore
             var distances = addmm(queryNorms + block.square().sum(1).unsqueeze(0), queries, block.t(), beta: 1, alpha: -2).amin([1]);
             best = best is null ? distances : minimum(best, distances);
         }
-        return best!.clamp_min(0).mean().item<float>();
+        return ScalarMath.AtLeast(best!, 0).mean().item<float>();
     }
 }

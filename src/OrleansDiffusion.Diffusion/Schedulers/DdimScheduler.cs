@@ -43,15 +43,14 @@ public sealed class DdimScheduler : IScheduler
     {
         var alphaPrev = AlphaBarPrevious(step);
         var std = _eta * Math.Sqrt(Variance(step));
-        using var clipped = _clipRange is { } range ? sample.clamp(-range, range) : sample.alias();
-        var next = ScalarMath.Times(clipped, Math.Sqrt(alphaPrev)) + ScalarMath.Times(epsilon, Math.Sqrt(Math.Max(0, 1 - alphaPrev - std * std)));
+        using var clipped = _clipRange is { } range ? ScalarMath.Clamp(sample, -range, range) : sample.alias();
+        using var towardSample = ScalarMath.Times(clipped, Math.Sqrt(alphaPrev));
+        using var towardEpsilon = ScalarMath.Times(epsilon, Math.Sqrt(Math.Max(0, 1 - alphaPrev - std * std)));
+        var next = towardSample.Plus(towardEpsilon);
         if (std > 0)
         {
             ArgumentNullException.ThrowIfNull(noise);
-            // An explicit Scalar, alive until the call returns: an implicitly converted one may be finalised by the GC
-            // while libtorch still reads it (seen once as "toFloat: Expected false to be true" in add_).
-            using var scale = std.ToScalar();
-            next.add_(noise, alpha: scale);
+            next.AddInPlace(noise, std);
         }
         return next;
     }

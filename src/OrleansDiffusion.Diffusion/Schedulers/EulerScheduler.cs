@@ -58,7 +58,8 @@ public sealed class EulerScheduler : IScheduler
     public Tensor Step(Tensor x, Tensor sample, Tensor epsilon, int step, Tensor? noise)
     {
         using var derivative = ScalarMath.Over(x - sample, _sigmas[step]);
-        return x + ScalarMath.Times(derivative, _sigmas[step + 1] - _sigmas[step]);
+        using var change = ScalarMath.Times(derivative, _sigmas[step + 1] - _sigmas[step]);
+        return x.Plus(change);
     }
 
     /// <summary>np.interp over the training timesteps 0..T−1.</summary>

@@ -25,7 +25,7 @@ public static class Prediction
         {
             PredictionType.Epsilon => (Over(modelInput - Times(output, b), a), output.alias()),
             PredictionType.Sample => (output.alias(), Over(modelInput - Times(output, a), b)),
-            PredictionType.VPrediction => (Times(modelInput, a) - Times(output, b), Times(output, a) + Times(modelInput, b)),
+            PredictionType.VPrediction => (Times(modelInput, a) - Times(output, b), Times(output, a).Plus(Times(modelInput, b))),
             _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
         };
     }

@@ -54,7 +54,7 @@ public sealed class StableDiffusionDenoiser : IDenoiser, ILatentDecoder
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var parameter = _model.UNet.parameters().First();
-        var timesteps = full(2, context.Timestep, ScalarType.Float32, parameter.device);
+        var timesteps = ScalarMath.Full(2, context.Timestep, ScalarType.Float32, parameter.device);
         var text = cat([_unconditional, _conditional]);
         var windows = new Tensor[input.shape[0]];
         for (var i = 0; i < windows.Length; i++)
@@ -68,7 +68,7 @@ public sealed class StableDiffusionDenoiser : IDenoiser, ILatentDecoder
 
     /// <summary>Classifier-free guidance: ε_u + w·(ε_c − ε_u).</summary>
     public static Tensor Combine(Tensor unconditional, Tensor conditional, double guidance) =>
-        unconditional.add(conditional.sub(unconditional).mul_(guidance));
+        unconditional.Plus(ScalarMath.Times(conditional.sub(unconditional), guidance));
 
     /// <summary>The conditional prediction alone (no guidance), for checks.</summary>
     public Tensor PredictConditional(Tensor input, DenoiseContext context)
@@ -76,7 +76,7 @@ public sealed class StableDiffusionDenoiser : IDenoiser, ILatentDecoder
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var batch = input.shape[0];
-        var timesteps = full(batch, context.Timestep, ScalarType.Float32);
+        var timesteps = ScalarMath.Full(batch, context.Timestep, ScalarType.Float32);
         return _model.UNet.Forward(input, timesteps, _conditional.expand(batch, -1, -1)).MoveToOuterDisposeScope();
     }
 
@@ -85,7 +85,7 @@ public sealed class StableDiffusionDenoiser : IDenoiser, ILatentDecoder
         var parameter = _model.Vae.parameters().First();
         using var moved = latent.to(parameter.dtype, parameter.device);
         using var decoded = TiledVaeDecoder.Decode(_model.Vae, moved, DecodeTile);
-        return decoded.to(ScalarType.Float32, latent.device).clamp_(-1, 1);
+        return decoded.to(ScalarType.Float32, latent.device).ClampInPlace(-1, 1);
     }
 
     public void Dispose()

@@ -265,10 +265,10 @@ public sealed class VaeDecodeSession : IDisposable
             using (var normalized = TakeNormalized())
             using (var activated = nn.functional.silu(normalized))
                 Swap(ref h, resnet.conv2.forward(activated));
-            if (resnet.conv_shortcut is null) _blockOutput = input.add(h!);
+            if (resnet.conv_shortcut is null) _blockOutput = input.Plus(h!);
             else
                 using (var shortcut = resnet.conv_shortcut.forward(input))
-                    _blockOutput = shortcut.add(h!);
+                    _blockOutput = shortcut.Plus(h!);
         }
         finally
         {

@@ -29,21 +29,21 @@ public sealed class AutoencoderKL : nn.Module
     {
         using var scope = NewDisposeScope();
         var moments = quant_conv.forward(encoder.forward(image));
-        return moments.narrow(1, 0, Config.LatentChannels).mul(Config.ScalingFactor).MoveToOuterDisposeScope();
+        return ScalarMath.Times(moments.narrow(1, 0, Config.LatentChannels), Config.ScalingFactor).MoveToOuterDisposeScope();
     }
 
     /// <summary>Scaled latent [B, C, h, w] → image [B, 3, h·f, w·f] (untiled).</summary>
     public Tensor Decode(Tensor latent)
     {
         using var scope = NewDisposeScope();
-        var z = post_quant_conv.forward(latent.div(Config.ScalingFactor));
+        var z = post_quant_conv.forward(ScalarMath.Over(latent, Config.ScalingFactor));
         return decoder.forward(z).MoveToOuterDisposeScope();
     }
 
     /// <summary>post_quant_conv of the unscaled latent: the decoder's input.</summary>
     internal Tensor DecoderInput(Tensor latent)
     {
-        using var unscaled = latent.div(Config.ScalingFactor);
+        using var unscaled = ScalarMath.Over(latent, Config.ScalingFactor);
         return post_quant_conv.forward(unscaled);
     }
 }

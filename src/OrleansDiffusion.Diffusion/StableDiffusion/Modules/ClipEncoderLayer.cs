@@ -49,7 +49,7 @@ public sealed class ClipMlp : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = fc1.forward(input);
-        h = _quickGelu ? h.mul(sigmoid(h.mul(1.702))) : nn.functional.gelu(h);
+        h = _quickGelu ? h.mul(sigmoid(ScalarMath.Times(h, 1.702))) : nn.functional.gelu(h);
         return fc2.forward(h).MoveToOuterDisposeScope();
     }
 }

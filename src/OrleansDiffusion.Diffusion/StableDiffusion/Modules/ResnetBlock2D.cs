@@ -33,6 +33,6 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
             h = h.AddInPlace(time_emb_proj.forward(nn.functional.silu(embedding)).unsqueeze(-1).unsqueeze(-1));
         h = conv2.forward(nn.functional.silu(norm2.forward(h)));
         var shortcut = conv_shortcut is null ? input : conv_shortcut.forward(input);
-        return shortcut.add(h).MoveToOuterDisposeScope();
+        return shortcut.Plus(h).MoveToOuterDisposeScope();
     }
 }

@@ -28,7 +28,7 @@ public sealed class TimestepEmbedding : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var half = dim / 2;
-        var exponent = arange(half, ScalarType.Float32, timesteps.device).mul(-Math.Log(10000) / (half - freqShift));
+        var exponent = ScalarMath.Times(arange(half, ScalarType.Float32, timesteps.device), -Math.Log(10000) / (half - freqShift));
         var arguments = timesteps.to(ScalarType.Float32).unsqueeze(1).mul(exponent.exp().unsqueeze(0));
         var (sin, cos) = (arguments.sin(), arguments.cos());
         return (flipSinToCos ? cat([cos, sin], 1) : cat([sin, cos], 1)).MoveToOuterDisposeScope();
