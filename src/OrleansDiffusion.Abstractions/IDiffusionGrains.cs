@@ -81,6 +81,13 @@ public interface ITileGrain : IGrainWithStringKey
     [Alias("Denoise")]
     Task<TileProposal?> DenoiseAsync(StepCall call, TileUpdate? update, TimeSpan wait);
 
+    /// <summary>After the job's last step: adopts <paramref name="update"/> (its synced bands of that step, when not adopted
+    /// yet) and returns the part of the image this tile owns, [C, rows, columns] (the band exchange's owned cells).
+    /// Idempotent.</summary>
+    /// <exception cref="TileLostException">the tile has no state, or did not denoise <paramref name="call"/>'s step.</exception>
+    [Alias("Deliver")]
+    Task<TensorPayload> DeliverAsync(StepCall call, TileUpdate update);
+
     /// <summary>Stops pending work, frees device memory and deactivates.</summary>
     [Alias("Release")]
     Task ReleaseAsync();

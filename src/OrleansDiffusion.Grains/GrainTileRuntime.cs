@@ -211,14 +211,66 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         return Task.FromResult(bytes);
     }
 
+    /// <summary>Each tile's reply goes with its delivery call; each tile's part of the image is written into the canvas as
+    /// it arrives, so no tile's whole window and no second copy of the image exist here.</summary>
+    public async Task<(Tensor Canvas, long Bytes)> GatherAsync(int step, IReadOnlyList<BandReply> replies, CancellationToken cancellationToken)
+    {
+        var plan = _plan ?? throw new InvalidOperationException("StartAsync was not called");
+        var down = await ScatterBandsAsync(step, replies, cancellationToken);
+        _step = step; // the tiles adopt the last step's replies with their delivery
+        var layout = plan.Layout;
+        var canvas = zeros(plan.Channels, layout.CanvasHeight, layout.CanvasWidth);
+        try
+        {
+            var call = new StepCall(jobId, epoch, step, Bands: true);
+            var delivered = new bool[_tiles.Length];
+            long up = 0;
+            var pending = Enumerable.Range(0, _tiles.Length).ToArray();
+            while (pending.Length > 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var outcomes = await Task.WhenAll(pending.Select(async i =>
+                {
+                    try
+                    {
+                        var part = await _tiles[i]!.DeliverAsync(call, _updates[i]!);
+                        using (var cells = TensorPayloads.ToTensor(part)) exchange.Place(canvas, i, cells); // on this scheduler: one tile at a time
+                        (delivered[i], up) = (true, up + part.Bytes);
+                        return new Outcome(i, null, null);
+                    }
+                    catch (TimeoutException)
+                    {
+                        return new Outcome(i, null, null); // the same call again is idempotent
+                    }
+                    catch (Exception e) when (IsTileLoss(e))
+                    {
+                        return new Outcome(i, null, e);
+                    }
+                }));
+                var lost = outcomes.Where(o => o.Error is not null).Select(o => o.Index).ToArray();
+                if (lost.Length > 0) await RecoverAsync(lost, outcomes.First(o => o.Error is not null).Error!, cancellationToken, rollBack: true);
+                pending = pending.Where(i => !delivered[i]).ToArray();
+            }
+            Array.Clear(_updates);
+            _step = step + 1;
+            return (canvas, down + up);
+        }
+        catch
+        {
+            canvas.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Re-creates <paramref name="lost"/> tiles in their state before the current step when the runtime holds it
-    /// (right after a full exchange); otherwise every tile goes back to the last full exchange and the engine redoes the
-    /// steps from there.</summary>
-    private async Task RecoverAsync(int[] lost, Exception cause, CancellationToken cancellationToken)
+    /// (right after a full exchange) and the step can simply be redone; otherwise (or with <paramref name="rollBack"/>:
+    /// the tiles that delivered are past the step) every tile goes back to the last full exchange and the engine redoes
+    /// the steps from there.</summary>
+    private async Task RecoverAsync(int[] lost, Exception cause, CancellationToken cancellationToken, bool rollBack = false)
     {
         if (++_recoveries > options.MaxRecoveries)
             throw new InvalidOperationException($"gave up after re-creating lost tiles {options.MaxRecoveries} times; last: {cause.Message}");
-        var rollback = _step != _statesStep;
+        var rollback = rollBack || _step != _statesStep;
         LogTilesLost(logger, cause, jobId, lost.Length, _step, _statesStep);
         events.TilesLost(lost, cause, rollback ? _statesStep : null);
         foreach (var i in lost) Locations[i] = null;

@@ -80,6 +80,19 @@ public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDeta
         }
     }
 
+    public async Task<TensorPayload> DeliverAsync(StepCall call, TileUpdate update)
+    {
+        EnsureCurrent(call);
+        if (update.Step != call.Step) throw new ArgumentException($"the update of step {update.Step} cannot finish step {call.Step}", nameof(update));
+        if (_step == call.Step) await AdoptAsync(update); // a repeated call finds it adopted
+        if (_step != call.Step + 1) throw new TileLostException($"tile {this.GetPrimaryKeyString()} is at step {_step}, not past {call.Step}");
+        var (job, tile) = await _build!;
+        var bands = await job.Bands;
+        using var state = tile.State();
+        using var part = bands.OwnedPart(_assignment!.Window.Index, state);
+        return TensorPayloads.ToPayload(part);
+    }
+
     /// <summary>Adopts the synced result of the step this tile last denoised. Between a step's reply and the next step
     /// the device thread does not touch this tile, so the state is swapped here.</summary>
     private async Task AdoptAsync(TileUpdate update)

@@ -1,17 +1,22 @@
+using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Exchange;
 
 namespace OrleansDiffusion.Diffusion.Engine;
 
 /// <summary>
 /// Which steps move only bands: all but the full exchanges, which come every <paramref name="FullEvery"/> steps (the
-/// checkpoint steps, where the coordinator needs every tile's state) and on the last step (the image). A tile lost
-/// between full exchanges rolls the run back to the last one.
+/// checkpoint steps, where the coordinator needs every tile's state). The last step moves bands too, and then each tile
+/// sends only the part of the image it owns; under <see cref="SyncMode.None"/> (each cell from the window it lies
+/// deepest in, not a partition by rows and columns) the last step moves whole windows. A tile lost between full
+/// exchanges rolls the run back to the last one.
 /// </summary>
-/// <param name="FullEvery">steps between full exchanges; 0: only the last step is full.</param>
+/// <param name="FullEvery">steps between full exchanges; 0: none before the last step.</param>
 public sealed record BandSchedule(BandExchange Exchange, int FullEvery)
 {
     /// <summary>True when step <paramref name="step"/> (0-based) of <paramref name="steps"/> exchanges whole windows.</summary>
-    public bool IsFull(int step, int steps) => step == steps - 1 || (FullEvery > 0 && (step + 1) % FullEvery == 0);
+    public bool IsFull(int step, int steps) => step == steps - 1
+        ? !Exchange.Exchanges
+        : FullEvery > 0 && (step + 1) % FullEvery == 0;
 }
 
 /// <summary>

@@ -35,4 +35,11 @@ public interface ITileRuntime : IAsyncDisposable
     /// the tiles.</summary>
     /// <exception cref="TileRollbackException">tiles were lost; every tile is back at an earlier step.</exception>
     Task<long> ScatterBandsAsync(int step, IReadOnlyList<BandReply> replies, CancellationToken cancellationToken);
+
+    /// <summary>After the last step, when it moved only bands: each tile builds its final window from its own proposal and
+    /// its reply, and sends the cells of the image it owns (<see cref="BandExchange.Owned"/>), so the image is assembled
+    /// without a whole window travelling (the runtime takes ownership of the replies). Returns the image [C, H, W] (the
+    /// caller owns it) and the payload bytes moved both ways.</summary>
+    /// <exception cref="TileRollbackException">tiles were lost; every tile is back at an earlier step.</exception>
+    Task<(Tensor Canvas, long Bytes)> GatherAsync(int step, IReadOnlyList<BandReply> replies, CancellationToken cancellationToken);
 }

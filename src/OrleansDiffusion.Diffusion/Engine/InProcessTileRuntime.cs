@@ -64,6 +64,24 @@ public sealed class InProcessTileRuntime(IDenoiser denoiser, IScheduler schedule
         return Task.FromResult(sent);
     }
 
+    public Task<(Tensor Canvas, long Bytes)> GatherAsync(int step, IReadOnlyList<BandReply> replies, CancellationToken cancellationToken)
+    {
+        var exchange = Exchange;
+        var layout = exchange.Plan.Layout;
+        var canvas = zeros(exchange.Plan.Channels, layout.CanvasHeight, layout.CanvasWidth);
+        long moved = 0;
+        foreach (var reply in replies)
+            using (reply)
+            {
+                using var state = exchange.Apply(reply.Tile, _proposals[reply.Tile], reply);
+                using var part = exchange.OwnedPart(reply.Tile, state);
+                exchange.Place(canvas, reply.Tile, part);
+                moved += Bytes([reply.Shared, reply.Context, reply.Tone, part]);
+            }
+        DisposeStep();
+        return Task.FromResult((canvas, moved));
+    }
+
     private BandExchange Exchange => bandExchange ?? throw new InvalidOperationException("this runtime was built without a band exchange");
 
     private void DisposeStep()

@@ -41,6 +41,9 @@ public sealed class TileWorker : IDisposable
 
     public TileWindow Window { get; }
 
+    /// <summary>The state, window plus context (a view: dispose it, never modify it).</summary>
+    public Tensor State() => _state.alias();
+
     /// <summary>The window itself, without context (a view of the state).</summary>
     public Tensor Core => _plan.Context == 0
         ? _state.alias()

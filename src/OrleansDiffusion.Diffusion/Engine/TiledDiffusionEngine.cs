@@ -47,7 +47,7 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
             try
             {
                 (stepBytes, times) = bandOnly
-                    ? await BandStepAsync(bands!.Exchange, runtime, step, steps, observer, cancellationToken)
+                    ? await BandStepAsync(bands!.Exchange, runtime, step, steps, plan.LatentScale != 1, observer, cancellationToken)
                     : await FullStepAsync(plan, runtime, step, steps, observer, cancellationToken);
             }
             catch (TileRollbackException rollback)
@@ -60,7 +60,7 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
             forwardCalls += times.ForwardCalls;
             bytes += stepBytes;
             ran++;
-            if (bandOnly) (bandBytes, bandSteps) = (bandBytes + stepBytes, bandSteps + 1);
+            if (bandOnly && times.Canvas is null) (bandBytes, bandSteps) = (bandBytes + stepBytes, bandSteps + 1); // the last step also gathers the image
             progress?.Report(new StepProgress(step + 1, steps, plan.Layout.Count, total.Elapsed.TotalSeconds, denoiseSeconds, syncSeconds, bytes));
             if (times.Canvas is { } canvas)
             {
@@ -96,16 +96,22 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
         return (denoised.Bytes + scattered, new StepTimes(denoised.DenoiseSeconds, syncSeconds, denoised.ForwardCalls));
     }
 
-    /// <summary>Bands up, the band sync, each tile's synced bands down (never the last step); the observer sees the
-    /// tiles' thumbnails.</summary>
+    /// <summary>Bands up, the band sync, each tile's synced bands down; the observer sees the tiles' thumbnails. After the
+    /// last step the tiles send their parts of the image instead.</summary>
     private static async Task<(long Bytes, StepTimes Times)> BandStepAsync(BandExchange exchange, ITileRuntime runtime, int step, int steps,
-        IStepObserver? observer, CancellationToken cancellationToken)
+        bool latent, IStepObserver? observer, CancellationToken cancellationToken)
     {
         var denoised = await runtime.DenoiseAsync(step, bands: true, cancellationToken);
         var uploads = denoised.Uploads ?? throw new InvalidOperationException($"the runtime sent no bands for step {step}");
         var watch = Stopwatch.StartNew();
         var replies = await Task.Run(() => exchange.Synchronize(uploads, step, steps), cancellationToken);
         var syncSeconds = watch.Elapsed.TotalSeconds;
+        if (step == steps - 1)
+        {
+            var (canvas, gathered) = await runtime.GatherAsync(step, replies, cancellationToken);
+            if (!latent) canvas.ClampInPlace(-1, 1);
+            return (denoised.Bytes + gathered, new StepTimes(denoised.DenoiseSeconds, syncSeconds, denoised.ForwardCalls, canvas));
+        }
         if (observer is not null)
             await observer.OnSyncedAsync(new SyncedStep(step + 1, null, [], uploads.OrderBy(u => u.Tile).Select(u => u.Thumbnail).ToArray()), cancellationToken);
         var scattered = await runtime.ScatterBandsAsync(step, replies, cancellationToken);

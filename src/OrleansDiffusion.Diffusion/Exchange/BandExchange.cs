@@ -46,6 +46,11 @@ public sealed record BandReply(int Tile, Tensor Shared, Tensor Context, Tensor? 
 /// (row-major in its (h + 2c)×(w + 2c) crop).</param>
 public sealed record TileBands(int Tile, int[] SendPositions, int[] SharedCells, int[] SharedPositions, int[] ContextCells, int[] ContextPositions);
 
+/// <summary>The part of the image tile <see cref="Tile"/> delivers after the last step: window rows <see cref="Rows"/> ×
+/// window columns <see cref="Columns"/> (positions in its h×w window), which land on canvas rows <see cref="CanvasRows"/>
+/// × columns <see cref="CanvasColumns"/>. The tiles' parts partition the canvas.</summary>
+public sealed record OwnedCells(int Tile, int[] Rows, int[] Columns, int[] CanvasRows, int[] CanvasColumns);
+
 /// <summary>Bytes moved per step, both directions together, against the per-membership lower bound: every cell in more
 /// than one window counted once per window containing it × channels × 4 bytes × 2 directions, plus the context cells
 /// tiles read outside their windows (× channels × 4 bytes, once).</summary>
@@ -120,6 +125,57 @@ public sealed class BandExchange
 
     /// <summary>Bytes per step of this exchange (all tiles), the lower bound and today's full-window exchange.</summary>
     public ExchangeBytes Bytes => _bytes.Value;
+
+    /// <summary>The part of the image tile <paramref name="tile"/> delivers after the last step.</summary>
+    public OwnedCells Owned(int tile) => _membership.Owned(tile);
+
+    /// <summary>Tile side, after the last step: the cells of the image it owns ([C, rows, columns]) from its synced state
+    /// [C, h + 2c, w + 2c] (<see cref="Apply"/> of its last reply, which equals the full-window sync's canvas there).</summary>
+    public Tensor OwnedPart(int tile, Tensor state)
+    {
+        using var scope = NewDisposeScope();
+        var owned = Owned(tile);
+        var context = Plan.Context;
+        var rows = SyncGeometry.Index(Array.ConvertAll(owned.Rows, y => y + context));
+        var columns = SyncGeometry.Index(Array.ConvertAll(owned.Columns, x => x + context));
+        if (rows.device_type != state.device_type) (rows, columns) = (rows.to(state.device), columns.to(state.device));
+        return state.index_select(1, rows).index_select(2, columns).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Coordinator side: writes tile <paramref name="tile"/>'s <see cref="OwnedPart"/> into the image
+    /// <paramref name="canvas"/> [C, H, W] (both float32 on the CPU).</summary>
+    public void Place(Tensor canvas, int tile, Tensor part)
+    {
+        var owned = Owned(tile);
+        var (channels, height, width) = (canvas.shape[0], (int)canvas.shape[1], (int)canvas.shape[2]);
+        if (!part.shape.SequenceEqual([channels, owned.Rows.Length, owned.Columns.Length]))
+            throw new ArgumentException($"tile {tile} delivered [{string.Join(", ", part.shape)}], expected [{channels}, {owned.Rows.Length}, {owned.Columns.Length}]", nameof(part));
+        var cpu = SyncKernels.Cpu(part);
+        try
+        {
+            Copy(SyncKernels.Floats(cpu), SyncKernels.Floats(canvas), owned, (int)channels, height, width);
+        }
+        finally
+        {
+            if (!ReferenceEquals(cpu, part)) cpu.Dispose();
+        }
+    }
+
+    private static void Copy(ReadOnlySpan<float> source, Span<float> target, OwnedCells owned, int channels, int height, int width)
+    {
+        var columns = owned.CanvasColumns;
+        var contiguous = columns.Length > 0 && columns[^1] - columns[0] == columns.Length - 1; // ascending without wrap: one copy per row
+        var offset = 0;
+        for (var c = 0; c < channels; c++)
+            foreach (var row in owned.CanvasRows)
+            {
+                var line = target.Slice((c * height + row) * width, width);
+                var values = source.Slice(offset, columns.Length);
+                if (contiguous) values.CopyTo(line[columns[0]..]);
+                else for (var k = 0; k < columns.Length; k++) line[columns[k]] = values[k];
+                offset += columns.Length;
+            }
+    }
 
     /// <summary>Tile side, after its denoise step: what to send for <paramref name="proposal"/> [C, h, w].</summary>
     public BandUpload Upload(int tile, Tensor proposal)

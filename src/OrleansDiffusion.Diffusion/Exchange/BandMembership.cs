@@ -16,6 +16,7 @@ internal sealed class BandMembership
     private readonly int[][] _windowRows, _windowColumns, _cropRows, _cropColumns;   // per tile row (column): canvas rows (columns)
     private readonly bool[][] _inWindowRow, _inWindowColumn;                       // per tile row (column): canvas row (column) → in its window
     private readonly int[] _rowWindows, _columnWindows, _rowCrops, _columnCrops;   // per canvas row (column): windows (crops) of the tile rows (columns) reaching it
+    private readonly int[][] _ownedRows, _ownedColumns;                            // per tile row (column): window positions it delivers in the image
 
     public BandMembership(TileLayout layout, int context)
     {
@@ -24,6 +25,35 @@ internal sealed class BandMembership
         foreach (var window in layout.Windows) (rowStarts[window.Row], columnStarts[window.Column]) = (window.Y, window.X);
         (_windowRows, _cropRows, _inWindowRow, _rowWindows, _rowCrops) = Axis(rowStarts, layout.TileHeight, layout.CanvasHeight);
         (_windowColumns, _cropColumns, _inWindowColumn, _columnWindows, _columnCrops) = Axis(columnStarts, layout.TileWidth, layout.CanvasWidth);
+        _ownedRows = Owners(_windowRows, layout.CanvasHeight);
+        _ownedColumns = Owners(_windowColumns, layout.CanvasWidth);
+    }
+
+    /// <summary>The part of the image tile <paramref name="tile"/> delivers after the last step (see <see cref="OwnedCells"/>).</summary>
+    public OwnedCells Owned(int tile)
+    {
+        var window = _layout.Windows[tile];
+        var (rows, columns) = (_ownedRows[window.Row], _ownedColumns[window.Column]);
+        var (windowRows, windowColumns) = (_windowRows[window.Row], _windowColumns[window.Column]);
+        return new OwnedCells(tile, rows, columns, Array.ConvertAll(rows, y => windowRows[y]), Array.ConvertAll(columns, x => windowColumns[x]));
+    }
+
+    /// <summary>Per window row (column): the positions along the axis whose canvas row (column) no earlier window covers,
+    /// so every canvas row (column) has exactly one owner.</summary>
+    private static int[][] Owners(int[][] windows, int size)
+    {
+        var owned = new bool[size];
+        return Array.ConvertAll(windows, window =>
+        {
+            var positions = new List<int>();
+            for (var p = 0; p < window.Length; p++)
+                if (!owned[window[p]])
+                {
+                    owned[window[p]] = true;
+                    positions.Add(p);
+                }
+            return positions.ToArray();
+        });
     }
 
     /// <summary>Tile <paramref name="tile"/>'s bands (see <see cref="TileBands"/>).</summary>

@@ -15,8 +15,8 @@ public class BandScheduleTests
         var data = new TheoryData<SyncMode, double, int>();
         foreach (var mode in new[] { SyncMode.None, SyncMode.Average, SyncMode.Gaussian, SyncMode.Attention, SyncMode.Halo })
         {
-            data.Add(mode, 0.0, 3); // full exchanges after steps 3 and 6 (the checkpoint steps) and the last
-            data.Add(mode, 1.0, 0); // only the last step is full; η = 1 injects noise every step
+            data.Add(mode, 0.0, 3); // full exchanges after steps 3 and 6 (the checkpoint steps); the last step gathers owned parts
+            data.Add(mode, 1.0, 0); // no full exchange at all (but under `none`, the last step); η = 1 injects noise every step
         }
         return data;
     }
@@ -50,7 +50,9 @@ public class BandScheduleTests
     [Theory]
     [InlineData(SyncMode.Attention, 3, 5)]  // lost at step 5: back to the full exchange after step 3
     [InlineData(SyncMode.Average, 0, 4)]    // no full exchange before the last: back to the noise field
-    [InlineData(SyncMode.Halo, 3, 6)]       // lost on the last (full) step: back to step 6
+    [InlineData(SyncMode.Halo, 3, 6)]       // lost on the last step: back to step 6
+    [InlineData(SyncMode.Attention, 3, 7)]  // lost while delivering the image after the last step: back to step 6
+    [InlineData(SyncMode.Gaussian, 0, 7)]   // the same with no full exchange: back to the noise field
     public async Task A_run_rolled_back_to_its_last_full_exchange_gives_the_undisturbed_image(SyncMode mode, int fullEvery, int loseAt)
     {
         var spec = Spec(mode, eta: 1.0);
@@ -61,7 +63,7 @@ public class BandScheduleTests
             null, plan => runtime = new RollingBackRuntime(() => new InProcessTileRuntime(TestJobs.Denoiser, Scheduler(spec), bandExchange: schedule!.Exchange), loseAt));
 
         Assert.True(undisturbed.Canvas.eq(recovered.Canvas).all().item<bool>(), $"{mode}: the rolled-back run differs");
-        var expectedRestart = fullEvery == 0 ? 0 : loseAt / fullEvery * fullEvery;
+        var expectedRestart = fullEvery == 0 ? 0 : Math.Min(loseAt, spec.Steps - 1) / fullEvery * fullEvery;
         Assert.Equal(expectedRestart, runtime!.RolledBackTo);
     }
 
@@ -87,8 +89,9 @@ public class BandScheduleTests
         }
     }
 
-    /// <summary>Loses every tile once, when step <paramref name="loseAt"/> is asked for: like the grain runtime it keeps
-    /// the tiles' states from the last full exchange, re-creates every tile from them and throws the rollback.</summary>
+    /// <summary>Loses every tile once, when step <paramref name="loseAt"/> is asked for (the step count: when the image is
+    /// gathered after the last step): like the grain runtime it keeps the tiles' states from the last full exchange,
+    /// re-creates every tile from them and throws the rollback.</summary>
     private sealed class RollingBackRuntime(Func<InProcessTileRuntime> create, int loseAt) : ITileRuntime
     {
         private InProcessTileRuntime _inner = create();
@@ -108,16 +111,7 @@ public class BandScheduleTests
 
         public async Task<TileStepResult> DenoiseAsync(int step, bool bands, CancellationToken cancellationToken)
         {
-            if (step == loseAt && !_lost)
-            {
-                _lost = true;
-                await _inner.DisposeAsync();
-                _inner = create();
-                using var states = _states is null ? null : TileStates.FromTiles(_states.Select(s => s.clone()).ToArray());
-                await _inner.StartAsync(_plan!, states is null ? null : new EngineStart(_statesStep, states), cancellationToken);
-                RolledBackTo = _statesStep;
-                throw new TileRollbackException(_statesStep, "lost every tile");
-            }
+            if (step == loseAt && !_lost) await LoseEveryTileAsync(cancellationToken);
             var denoised = await _inner.DenoiseAsync(step, bands, cancellationToken);
             foreach (var proposal in _proposals) proposal.Dispose();
             _proposals = denoised.Proposals.Select(p => p.clone()).ToArray();
@@ -137,6 +131,27 @@ public class BandScheduleTests
 
         public Task<long> ScatterBandsAsync(int step, IReadOnlyList<BandReply> replies, CancellationToken cancellationToken) =>
             _inner.ScatterBandsAsync(step, replies, cancellationToken);
+
+        public async Task<(Tensor Canvas, long Bytes)> GatherAsync(int step, IReadOnlyList<BandReply> replies, CancellationToken cancellationToken)
+        {
+            if (step + 1 == loseAt && !_lost)
+            {
+                foreach (var reply in replies) reply.Dispose();
+                await LoseEveryTileAsync(cancellationToken);
+            }
+            return await _inner.GatherAsync(step, replies, cancellationToken);
+        }
+
+        private async Task LoseEveryTileAsync(CancellationToken cancellationToken)
+        {
+            _lost = true;
+            await _inner.DisposeAsync();
+            _inner = create();
+            using var states = _states is null ? null : TileStates.FromTiles(_states.Select(s => s.clone()).ToArray());
+            await _inner.StartAsync(_plan!, states is null ? null : new EngineStart(_statesStep, states), cancellationToken);
+            RolledBackTo = _statesStep;
+            throw new TileRollbackException(_statesStep, "lost every tile");
+        }
 
         public async ValueTask DisposeAsync()
         {

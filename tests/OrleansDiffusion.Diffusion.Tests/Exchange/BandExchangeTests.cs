@@ -61,6 +61,45 @@ public class BandExchangeTests
         }
     }
 
+    /// <summary>The cases whose last step is gathered from owned parts (under `none` it moves whole windows).</summary>
+    public static TheoryData<SyncMode, int, int, int, int, bool> SyncedCases()
+    {
+        var data = new TheoryData<SyncMode, int, int, int, int, bool>();
+        foreach (var row in Cases())
+            if ((SyncMode)row[0] != SyncMode.None) data.Add((SyncMode)row[0], (int)row[1], (int)row[2], (int)row[3], (int)row[4], (bool)row[5]);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(SyncedCases))]
+    public void The_tiles_owned_parts_after_the_last_step_are_the_full_window_sync_canvas_bit_for_bit(SyncMode mode, int size, int tile, int overlap, int context, bool wrap)
+    {
+        var plan = Plan(mode, size, tile, overlap, context, wrap);
+        var sync = JobComponents.CreateSync(mode);
+        var exchange = BandExchange.Create(plan, sync);
+        var proposals = Proposals(plan);
+        var last = plan.Steps - 1;
+        using var full = sync.Synchronize(new SyncInput(plan, proposals, last, plan.Steps));
+        var uploads = plan.Layout.Windows.Select(w => exchange.Upload(w.Index, proposals[w.Index])).ToArray();
+        var replies = exchange.Synchronize(uploads, last, plan.Steps);
+        using var canvas = empty(4, size, size).fill_(float.NaN); // a cell no tile delivers stays NaN
+        var deliveries = new int[size * size];
+        foreach (var w in plan.Layout.Windows)
+        {
+            using var state = exchange.Apply(w.Index, proposals[w.Index], replies[w.Index]);
+            using var part = exchange.OwnedPart(w.Index, state);
+            exchange.Place(canvas, w.Index, part);
+            var owned = exchange.Owned(w.Index);
+            foreach (var row in owned.CanvasRows)
+                foreach (var column in owned.CanvasColumns)
+                    deliveries[row * size + column]++;
+        }
+        Assert.All(deliveries, count => Assert.Equal(1, count)); // the parts partition the canvas
+        Assert.True(TensorAssertions.SameBits(canvas, full.Canvas!), $"{mode}: max diff {(canvas - full.Canvas!).abs().max().item<float>()}");
+        foreach (var upload in uploads) upload.Dispose();
+        foreach (var reply in replies) reply.Dispose();
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void Replies_from_a_full_window_sync_rebuild_its_updates_bit_for_bit(SyncMode mode, int size, int tile, int overlap, int context, bool wrap)
