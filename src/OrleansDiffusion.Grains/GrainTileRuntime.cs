@@ -235,7 +235,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
                     {
                         var part = await _tiles[i]!.DeliverAsync(call, _updates[i]!);
                         using (var cells = TensorPayloads.ToTensor(part)) exchange.Place(canvas, i, cells); // on this scheduler: one tile at a time
-                        (delivered[i], up) = (true, up + part.Bytes);
+                        (delivered[i], up, _updates[i]) = (true, up + part.Bytes, null); // its reply is no longer needed
                         return new Outcome(i, null, null);
                     }
                     catch (TimeoutException)
