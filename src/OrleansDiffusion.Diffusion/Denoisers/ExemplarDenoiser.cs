@@ -164,29 +164,39 @@ public sealed class ExemplarDenoiser : IDenoiser
     }
 
     /// <summary>x̂0 [C, h, w]: per pixel, the mean of what the nearest patches of the vote taps around it put there.</summary>
-    private void Vote(int[] nearest, PatchBank bank, int height, int width, Span<float> target)
+    private void Vote(int[] nearest, PatchBank bank, int height, int width, float[] target)
     {
         var geometry = bank.Geometry;
         var (votes, s, channels) = (geometry.Votes, geometry.Dilation, Channels);
         var nearestWidth = width + (votes - 1) * s;
-        var sums = new float[height * width * channels];
+        var mean = 1f / (votes * votes);
         Parallel.For(0, height, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (y) =>
         {
+            // One row's sums, pixel-major, taps added in order; then the mean into the planar target.
+            var sums = new float[width * channels];
             for (var t = 0; t < votes * votes; t++)
             {
                 var (u, v) = (t / votes, t % votes);
                 var tap = bank.Votes[t];
-                var row = (y + u * s) * nearestWidth + v * s;
-                for (var x = 0; x < width; x++)
-                {
-                    var source = nearest[row + x] * channels;
-                    for (var c = 0; c < channels; c++) sums[(y * width + x) * channels + c] += tap[source + c];
-                }
+                var row = nearest.AsSpan((y + u * s) * nearestWidth + v * s, width);
+                if (channels == 3)
+                    for (var x = 0; x < width; x++)
+                    {
+                        var source = row[x] * 3;
+                        sums[3 * x] += tap[source];
+                        sums[3 * x + 1] += tap[source + 1];
+                        sums[3 * x + 2] += tap[source + 2];
+                    }
+                else
+                    for (var x = 0; x < width; x++)
+                        for (var c = 0; c < channels; c++) sums[x * channels + c] += tap[row[x] * channels + c];
+            }
+            for (var c = 0; c < channels; c++)
+            {
+                var plane = target.AsSpan((c * height + y) * width, width);
+                for (var x = 0; x < width; x++) plane[x] = sums[x * channels + c] * mean;
             }
         });
-        var mean = 1f / (votes * votes);
-        for (var c = 0; c < channels; c++)
-            for (var i = 0; i < height * width; i++) target[c * height * width + i] = sums[i * channels + c] * mean;
     }
 
     /// <summary>

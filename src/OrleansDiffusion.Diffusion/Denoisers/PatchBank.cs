@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace OrleansDiffusion.Diffusion.Denoisers;
 
 /// <summary>
@@ -53,15 +55,18 @@ internal sealed class PatchBank
     public PatchGeometry Geometry => Features.Geometry;
 
     /// <summary>The patch whose centre lies (dy, dx) from patch <paramref name="n"/>'s (around a wrapped exemplar), or −1.</summary>
+    /// <remarks>A shift is at most the exemplar's size, so a wrap is one addition or subtraction of the period.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Shifted(int n, int dy, int dx)
     {
         var (y, x) = (_centreY[n] + dy, _centreX[n] + dx);
-        if (_wraps)
+        if (y < _low || y >= _highY || x < _low || x >= _highX)
         {
+            if (!_wraps) return -1;
             var (h, w) = (_highY - _low, _highX - _low);
-            (y, x) = (_low + ((y - _low) % h + h) % h, _low + ((x - _low) % w + w) % w);
+            if (y < _low) y += h; else if (y >= _highY) y -= h;
+            if (x < _low) x += w; else if (x >= _highX) x -= w;
         }
-        else if (y < _low || y >= _highY || x < _low || x >= _highX) return -1;
         return _atCentre[y * _width + x];
     }
 
