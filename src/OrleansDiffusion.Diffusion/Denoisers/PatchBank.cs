@@ -92,7 +92,7 @@ internal sealed class PatchBank
     public static PatchBank Build(float[] exemplar, int channels, int height, int width, int margin, int? wrap, PatchGeometry geometry, ExemplarDenoiserOptions options)
     {
         var features = PatchFeatures.Fit(exemplar, channels, height, width, geometry);
-        var all = features.Compute(exemplar, 0, height, width, 1f);
+        var all = features.Compute(exemplar, 0, height, width, 1f, parallel: false);
         var (radius, featureRadius, s) = (geometry.PatchRadius, geometry.FeatureRadius, geometry.Dilation);
         var featureWidth = width - 2 * featureRadius;
         if (margin < radius) throw new ArgumentOutOfRangeException(nameof(margin), $"must be at least the patch radius {radius}");

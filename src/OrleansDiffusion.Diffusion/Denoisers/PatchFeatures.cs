@@ -22,6 +22,11 @@ internal sealed class PatchFeatures
     /// <summary>Feature dimensions (one Vector256 of float32).</summary>
     public const int Lanes = 8;
 
+    // Banks are fitted side by side, one per thread: their own loops stay on that thread (nested parallel loops
+    // would wait for pool threads that the other banks hold).
+    private static readonly ParallelOptions Sequential = new() { MaxDegreeOfParallelism = 1 };
+    private static readonly ParallelOptions Everywhere = new();
+
     private readonly float[] _rowBasis;    // [(c·k + v)·8 + m]: tap v of channel c in a row strip → strip feature m
     private readonly float[] _columnBasis; // [(u·8 + m)·8 + j]: strip feature m of row u → patch feature j
 
@@ -41,7 +46,7 @@ internal sealed class PatchFeatures
     public static PatchFeatures Fit(float[] exemplar, int channels, int height, int width, PatchGeometry geometry)
     {
         var (k, s) = (geometry.Size, geometry.Dilation);
-        var pooled = Blur(exemplar, 0, channels, height, width, geometry.BlurRadius, 1f);
+        var pooled = Blur(exemplar, 0, channels, height, width, geometry.BlurRadius, 1f, Sequential);
         var (ph, pw) = (height - 2 * geometry.BlurRadius, width - 2 * geometry.BlurRadius);
         var span = (k - 1) * s;
 
@@ -57,10 +62,11 @@ internal sealed class PatchFeatures
                         strip[c * k + v] = pooled[(c * ph + y) * pw + x + v * s];
                 Accumulate(stripMoments, strip);
             }
+        Mirror(stripMoments, stripSize);
         var rowBasis = TopComponents(stripMoments, stripSize);
 
         var features = new PatchFeatures(geometry, channels, rowBasis, new float[k * Lanes * Lanes]);
-        var rows = features.Rows(pooled, ph, pw);
+        var rows = features.Rows(pooled, ph, pw, Sequential);
         var rowsWidth = pw - span;
         var patchSize = k * Lanes;
         var patch = new double[patchSize];
@@ -73,6 +79,7 @@ internal sealed class PatchFeatures
                         patch[u * Lanes + m] = rows[((y + u * s) * rowsWidth + x) * Lanes + m];
                 Accumulate(patchMoments, patch);
             }
+        Mirror(patchMoments, patchSize);
         return new PatchFeatures(geometry, channels, rowBasis, TopComponents(patchMoments, patchSize));
     }
 
@@ -80,15 +87,17 @@ internal sealed class PatchFeatures
     /// Features of every pixel of one [C, height, width] image at <paramref name="offset"/> in <paramref name="image"/>
     /// that has the full patch around it, times <paramref name="scale"/>: [(height − 2·FeatureRadius) · (width − 2·FeatureRadius) · 8].
     /// </summary>
-    public float[] Compute(float[] image, int offset, int height, int width, float scale)
+    /// <param name="parallel">false: on this thread only (a bank's build, beside the others).</param>
+    public float[] Compute(float[] image, int offset, int height, int width, float scale, bool parallel = true)
     {
-        var pooled = Blur(image, offset, Channels, height, width, Geometry.BlurRadius, scale);
+        var options = parallel ? Everywhere : Sequential;
+        var pooled = Blur(image, offset, Channels, height, width, Geometry.BlurRadius, scale, options);
         var (ph, pw) = (height - 2 * Geometry.BlurRadius, width - 2 * Geometry.BlurRadius);
-        return Columns(Rows(pooled, ph, pw), ph, pw - (Geometry.Size - 1) * Geometry.Dilation);
+        return Columns(Rows(pooled, ph, pw, options), ph, pw - (Geometry.Size - 1) * Geometry.Dilation, options);
     }
 
     /// <summary>Box mean of width 2·radius + 1 at stride 1 without padding, times <paramref name="scale"/>: horizontal sums, then vertical.</summary>
-    internal static float[] Blur(float[] image, int offset, int channels, int height, int width, int radius, float scale)
+    internal static float[] Blur(float[] image, int offset, int channels, int height, int width, int radius, float scale, ParallelOptions options)
     {
         var (oh, ow) = (height - 2 * radius, width - 2 * radius);
         var result = new float[channels * oh * ow];
@@ -100,7 +109,7 @@ internal sealed class PatchFeatures
             return result;
         }
         var horizontal = new float[channels * height * ow];
-        Parallel.For(0, channels * height, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (row) =>
+        Parallel.For(0, channels * height, options, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (row) =>
         {
             var source = image.AsSpan(offset + row * width, width);
             var target = horizontal.AsSpan(row * ow, ow);
@@ -118,7 +127,7 @@ internal sealed class PatchFeatures
                 target[x] = sum;
             }
         });
-        Parallel.For(0, channels * oh, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (row) =>
+        Parallel.For(0, channels * oh, options, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (row) =>
         {
             var (c, y) = (row / oh, row % oh);
             var source = horizontal.AsSpan((c * height + y) * ow);
@@ -142,7 +151,7 @@ internal sealed class PatchFeatures
     }
 
     /// <summary>Strip features [height · (width − (k−1)·s) · 8] of a pooled [C, height, width] image.</summary>
-    private float[] Rows(float[] pooled, int height, int width)
+    private float[] Rows(float[] pooled, int height, int width, ParallelOptions options)
     {
         var (k, s) = (Geometry.Size, Geometry.Dilation);
         var outWidth = width - (k - 1) * s;
@@ -150,7 +159,7 @@ internal sealed class PatchFeatures
         var channels = Channels;
         var basis = _rowBasis;
         var pixels = pooled;
-        Parallel.For(0, height, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (y) =>
+        Parallel.For(0, height, options, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (y) =>
         {
             ref var weights = ref MemoryMarshal.GetArrayDataReference(basis);
             for (var x = 0; x < outWidth; x++)
@@ -172,13 +181,13 @@ internal sealed class PatchFeatures
     }
 
     /// <summary>Patch features [(height − (k−1)·s) · width · 8] from strip features [height · width · 8].</summary>
-    private float[] Columns(float[] rows, int height, int width)
+    private float[] Columns(float[] rows, int height, int width, ParallelOptions options)
     {
         var (k, s) = (Geometry.Size, Geometry.Dilation);
         var outHeight = height - (k - 1) * s;
         var result = new float[outHeight * width * Lanes];
         var basis = _columnBasis;
-        Parallel.For(0, outHeight, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (y) =>
+        Parallel.For(0, outHeight, options, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (y) =>
         {
             ref var weights = ref MemoryMarshal.GetArrayDataReference(basis);
             ref var strips = ref MemoryMarshal.GetArrayDataReference(rows);
@@ -206,15 +215,30 @@ internal sealed class PatchFeatures
         return result;
     }
 
+    /// <summary>Adds the outer product of <paramref name="vector"/> with itself to the upper triangle (j ≥ i) of <paramref name="moments"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Accumulate(double[] moments, double[] vector)
     {
         var n = vector.Length;
+        ref var v = ref MemoryMarshal.GetArrayDataReference(vector);
+        ref var m = ref MemoryMarshal.GetArrayDataReference(moments);
         for (var i = 0; i < n; i++)
         {
             var vi = vector[i];
             if (vi == 0) continue;
-            for (var j = 0; j < n; j++) moments[i * n + j] += vi * vector[j];
+            var scaled = Vector256.Create(vi);
+            var j = i;
+            for (; j + Vector256<double>.Count <= n; j += Vector256<double>.Count)
+                (Vector256.LoadUnsafe(ref m, (nuint)(i * n + j)) + scaled * Vector256.LoadUnsafe(ref v, (nuint)j)).StoreUnsafe(ref m, (nuint)(i * n + j));
+            for (; j < n; j++) Unsafe.Add(ref m, i * n + j) += vi * Unsafe.Add(ref v, j);
         }
+    }
+
+    /// <summary>Copies the upper triangle that <see cref="Accumulate"/> fills onto the lower one (the same products, so the same sums).</summary>
+    private static void Mirror(double[] moments, int n)
+    {
+        for (var i = 0; i < n; i++)
+            for (var j = i + 1; j < n; j++) moments[j * n + i] = moments[i * n + j];
     }
 
     /// <summary>The top <see cref="Lanes"/> eigenvectors of a symmetric [n × n] matrix as [n · 8] (input-major; zero beyond n).</summary>
