@@ -176,22 +176,17 @@ internal sealed class PatchIndex
         return (packed, kept.Select(c => groups[c].ToArray()).ToArray());
     }
 
+    /// <summary>Each member's nearest centre, searched as a leaf is (float32 scores in blocks of eight; ties to the lower centre).</summary>
     private static void Assign(float[] keys, int[] members, double[] centres, int count, int[] assignment)
     {
+        var packed = new float[count * Lanes];
+        for (var i = 0; i < packed.Length; i++) packed[i] = (float)centres[i];
+        var level = Pack(packed, Enumerable.Range(0, count).ToArray());
+        Span<Vector256<float>> q = stackalloc Vector256<float>[Lanes];
         for (var i = 0; i < members.Length; i++)
         {
-            var (best, bestDistance) = (0, double.MaxValue);
-            for (var c = 0; c < count; c++)
-            {
-                var distance = 0.0;
-                for (var j = 0; j < Lanes; j++)
-                {
-                    var d = keys[members[i] * Lanes + j] - centres[c * Lanes + j];
-                    distance += d * d;
-                }
-                if (distance < bestDistance) (best, bestDistance) = (c, distance);
-            }
-            assignment[i] = best;
+            for (var j = 0; j < Lanes; j++) q[j] = Vector256.Create(keys[members[i] * Lanes + j]);
+            assignment[i] = Best(level, q);
         }
     }
 }
