@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using OrleansDiffusion.Diffusion.Schedulers;
 using static TorchSharp.torch;
 
@@ -6,13 +7,14 @@ namespace OrleansDiffusion.Diffusion.Denoisers;
 
 /// <summary>
 /// A local patch-mosaic denoiser in the spirit of the equivariant local score machine (Kamb &amp; Ganguli 2024) and
-/// texture optimisation (Kwatra et al. 2005). Coarse to fine: at high noise the window is pooled ×4 (then ×2, then
+/// texture optimisation (Kwatra et al. 2005). Coarse to fine: at high noise the window is pooled ×8 (then ×4, ×2, then
 /// not at all, see <see cref="PatchSizeSchedule"/>) and its dilated patches are matched against the equally pooled
 /// exemplar, so one patch covers a brick course. Each pixel's patch is looked up in the whole bank (every exemplar
 /// position) through a k-means tree over separable principal-component features, and the posterior is the single
 /// nearest patch (the zero-temperature limit, which commits to one patch instead of averaging toward the mean
-/// colour); a round of PatchMatch-style propagation then lets a pixel take a neighbour's match, shifted, where it fits
-/// nearly as well, so that neighbouring matches are coherent copies; x̂0 at a pixel is the mean of the sharp exemplar
+/// colour); rounds of PatchMatch-style propagation then let a pixel take a neighbour's match, shifted, where it fits
+/// nearly as well, so that neighbouring matches are coherent copies (a tap apart, then, at the coarse levels, between
+/// taps); x̂0 at a pixel is the mean of the sharp exemplar
 /// pixels that the matches of its neighbours place on it.
 /// <para>
 /// Local and translation equivariant (stride-1 pooling, no padding: the halo supplies the border), so a window with
@@ -91,10 +93,11 @@ public sealed class ExemplarDenoiser : IDenoiser
             var nearest = Nearest(features, bank.Index);
             var featureWidth = width - 2 * geometry.FeatureRadius;
             var coherence = (float)(1 + _options.Coherence);
-            for (var round = 0; round < geometry.Propagation; round++)
+            var inset = 0;
+            foreach (var step in geometry.PropagationSteps)
             {
-                var inset = round * geometry.Dilation;
-                nearest = Propagate(nearest, height - 2 * geometry.FeatureRadius - 2 * inset, featureWidth - 2 * inset, features, featureWidth, inset, bank, coherence);
+                nearest = Propagate(nearest, height - 2 * geometry.FeatureRadius - 2 * inset, featureWidth - 2 * inset, features, featureWidth, inset, bank, coherence, step);
+                inset += step;
             }
             var result = new float[Channels * outHeight * outWidth];
             Vote(nearest, bank, outHeight, outWidth, result);
@@ -119,43 +122,53 @@ public sealed class ExemplarDenoiser : IDenoiser
 
     /// <summary>
     /// One round of PatchMatch-style propagation over a [h, w] grid of matches, Jacobi style (every pixel reads the
-    /// previous round only): the nearest of the matches of its four neighbours one tap away, each shifted back by that
-    /// tap, replaces a pixel's own match unless that is nearer by more than the factor <paramref name="coherence"/>
-    /// (in squared feature distance). Returns the [h − 2s, w − 2s] inner grid. Ties keep the earlier neighbour (left,
-    /// right, up, down), so the result is a function of the neighbourhood alone.
+    /// previous round only): the nearest of the matches of its four neighbours <paramref name="step"/> pixels away, each
+    /// shifted back by that step, replaces a pixel's own match unless that is nearer by more than the factor
+    /// <paramref name="coherence"/> (in squared feature distance). Returns the [h − 2·step, w − 2·step] inner grid. Ties
+    /// keep the earlier neighbour (left, right, up, down), so the result is a function of the neighbourhood alone.
     /// </summary>
     /// <param name="offset">where the grid's first pixel lies in the feature grid (whose width is <paramref name="featureWidth"/>).</param>
-    private static int[] Propagate(int[] nearest, int height, int width, float[] features, int featureWidth, int offset, PatchBank bank, float coherence)
+    private static int[] Propagate(int[] nearest, int height, int width, float[] features, int featureWidth, int offset, PatchBank bank, float coherence, int step)
     {
-        var s = bank.Geometry.Dilation;
-        var (outHeight, outWidth) = (height - 2 * s, width - 2 * s);
+        var (outHeight, outWidth) = (height - 2 * step, width - 2 * step);
         var result = new int[outHeight * outWidth];
+        var neighbours = bank.Neighbours(step);
         Parallel.For(0, outHeight, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (y) =>
         {
-            Span<int> candidates = stackalloc int[5];
+            Span<int> candidates = stackalloc int[4];
             for (var x = 0; x < outWidth; x++)
             {
-                var (gy, gx) = (y + s, x + s);
-                candidates[0] = nearest[gy * width + gx];
-                candidates[1] = bank.Shifted(nearest[gy * width + gx - s], 0, s);
-                candidates[2] = bank.Shifted(nearest[gy * width + gx + s], 0, -s);
-                candidates[3] = bank.Shifted(nearest[(gy - s) * width + gx], s, 0);
-                candidates[4] = bank.Shifted(nearest[(gy + s) * width + gx], -s, 0);
-                var query = features.AsSpan(((gy + offset) * featureWidth + gx + offset) * PatchFeatures.Lanes, PatchFeatures.Lanes);
-                var (shifted, shiftedScore) = (-1, float.NegativeInfinity);
-                for (var i = 1; i < candidates.Length; i++)
+                var at = (y + step) * width + x + step;
+                var own = nearest[at];
+                candidates[0] = neighbours[4 * nearest[at - step]];
+                candidates[1] = neighbours[4 * nearest[at + step] + 1];
+                candidates[2] = neighbours[4 * nearest[at - step * width] + 2];
+                candidates[3] = neighbours[4 * nearest[at + step * width] + 3];
+                // Inside a coherent copy every neighbour's shifted match is the pixel's own: nothing to compare.
+                if ((candidates[0] < 0 || candidates[0] == own) && (candidates[1] < 0 || candidates[1] == own)
+                    && (candidates[2] < 0 || candidates[2] == own) && (candidates[3] < 0 || candidates[3] == own))
                 {
-                    if (candidates[i] < 0 || candidates[i] == shifted) continue;
-                    var score = bank.Score(query, candidates[i]);
-                    if (score > shiftedScore) (shifted, shiftedScore) = (candidates[i], score);
+                    result[y * outWidth + x] = own;
+                    continue;
+                }
+                var query = Vector256.Create<float>(features.AsSpan(((y + step + offset) * featureWidth + x + step + offset) * PatchFeatures.Lanes, PatchFeatures.Lanes));
+                var (ownScore, scored) = (0f, false);
+                var (shifted, shiftedScore) = (-1, float.NegativeInfinity);
+                foreach (var candidate in candidates)
+                {
+                    if (candidate < 0 || candidate == shifted) continue;
+                    if (candidate == own && !scored) (ownScore, scored) = (bank.Score(query, own), true);
+                    var score = candidate == own ? ownScore : bank.Score(query, candidate);
+                    if (score > shiftedScore) (shifted, shiftedScore) = (candidate, score);
                 }
                 // Squared distances are ‖q‖² − 2·score; a neighbour's shifted match wins unless the pixel's own match
                 // is nearer by more than the coherence factor (Ashikhmin's coherence rule).
-                var best = candidates[0];
-                if (shifted >= 0 && shifted != best)
+                var best = own;
+                if (shifted >= 0 && shifted != own)
                 {
+                    if (!scored) ownScore = bank.Score(query, own);
                     var norm = PatchBank.Norm(query);
-                    if (norm - 2 * shiftedScore <= coherence * (norm - 2 * bank.Score(query, best))) best = shifted;
+                    if (norm - 2 * shiftedScore <= coherence * (norm - 2 * ownScore)) best = shifted;
                 }
                 result[y * outWidth + x] = best;
             }

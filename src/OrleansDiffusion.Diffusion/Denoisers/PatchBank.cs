@@ -1,4 +1,7 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace OrleansDiffusion.Diffusion.Denoisers;
 
@@ -21,6 +24,7 @@ internal sealed class PatchBank
     private readonly int _highY;
     private readonly int _highX;
     private readonly bool _wraps;
+    private readonly Dictionary<int, int[]> _neighbours = [];
 
     private PatchBank(PatchFeatures features, PatchIndex index, float[][] votes, float[] keys, (int Y, int X)[] positions,
         int height, int width, int margin, bool wraps)
@@ -43,6 +47,13 @@ internal sealed class PatchBank
             _atCentre[positions[n].Y * width + positions[n].X] = n;
         }
         (_width, _low, _highY, _highX, _wraps) = (width, margin, height - margin, width - margin, wraps);
+        foreach (var step in features.Geometry.PropagationSteps.Distinct())
+        {
+            var table = new int[4 * positions.Length];
+            for (var n = 0; n < positions.Length; n++)
+                (table[4 * n], table[4 * n + 1], table[4 * n + 2], table[4 * n + 3]) = (Shifted(n, 0, step), Shifted(n, 0, -step), Shifted(n, step, 0), Shifted(n, -step, 0));
+            _neighbours[step] = table;
+        }
     }
 
     public PatchFeatures Features { get; }
@@ -53,6 +64,13 @@ internal sealed class PatchBank
     public float[][] Votes { get; }
 
     public PatchGeometry Geometry => Features.Geometry;
+
+    /// <summary>
+    /// For every patch n, the patches whose centres lie <paramref name="step"/> pixels from its own (see <see cref="Shifted"/>):
+    /// [4n] right (0, +step), [4n + 1] left (0, −step), [4n + 2] down (+step, 0), [4n + 3] up (−step, 0); −1 where there is
+    /// none. Made with the bank for the steps of its geometry's propagation rounds.
+    /// </summary>
+    public int[] Neighbours(int step) => _neighbours[step];
 
     /// <summary>The patch whose centre lies (dy, dx) from patch <paramref name="n"/>'s (around a wrapped exemplar), or −1.</summary>
     /// <remarks>A shift is at most the exemplar's size, so a wrap is one addition or subtraction of the period.</remarks>
@@ -71,17 +89,26 @@ internal sealed class PatchBank
     }
 
     /// <summary>‖q‖² in a fixed order.</summary>
-    public static float Norm(ReadOnlySpan<float> q) =>
+    public static float Norm(Vector256<float> q) =>
         ((q[0] * q[0] + q[1] * q[1]) + (q[2] * q[2] + q[3] * q[3])) + ((q[4] * q[4] + q[5] * q[5]) + (q[6] * q[6] + q[7] * q[7]));
 
-    /// <summary>q·key − ‖key‖²/2 of patch <paramref name="n"/> (larger is nearer), in a fixed order.</summary>
-    public float Score(ReadOnlySpan<float> query, int n)
+    /// <summary>
+    /// q·key − ‖key‖²/2 of patch <paramref name="n"/> (larger is nearer) in a fixed order: the eight products at once, then
+    /// ((q0k0 + q1k1) + (q2k2 + q3k3)) + ((q4k4 + q5k5) + ((q6k6 + q7k7) + bias)) (a pairwise horizontal add is the same
+    /// additions as scalar ones, so every machine gets the same score).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Score(Vector256<float> query, int n)
     {
-        var key = _keys.AsSpan(n * PatchFeatures.Lanes, PatchFeatures.Lanes);
-        var s01 = query[0] * key[0] + query[1] * key[1];
-        var s23 = query[2] * key[2] + query[3] * key[3];
-        var s45 = query[4] * key[4] + query[5] * key[5];
-        var s67 = query[6] * key[6] + query[7] * key[7];
+        var products = query * Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(_keys), (nuint)(n * PatchFeatures.Lanes));
+        float s01, s23, s45, s67;
+        if (Avx.IsSupported)
+        {
+            var pairs = Avx.HorizontalAdd(products, products); // [s01, s23, s01, s23 | s45, s67, s45, s67]
+            (s01, s23, s45, s67) = (pairs.GetElement(0), pairs.GetElement(1), pairs.GetElement(4), pairs.GetElement(5));
+        }
+        else
+            (s01, s23, s45, s67) = (products[0] + products[1], products[2] + products[3], products[4] + products[5], products[6] + products[7]);
         return (s01 + s23) + (s45 + (s67 + _biases[n]));
     }
 

@@ -91,14 +91,15 @@ internal sealed class PatchIndex
         var bestScore = Vector256.Create(float.NegativeInfinity);
         var bestBlock = Vector256<int>.Zero;
         var blockCount = level.Blocks.Length / BlockFloats;
+        var (q0, q1, q2, q3, q4, q5, q6, q7) = (q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]);
         for (var b = 0; b < blockCount; b++)
         {
             var offset = (nuint)(b * BlockFloats);
             // A fixed pairwise order (short dependency chains): ((q0k0 + q1k1) + (q2k2 + q3k3)) + (… + bias).
-            var s01 = q[0] * Vector256.LoadUnsafe(ref blocks, offset) + q[1] * Vector256.LoadUnsafe(ref blocks, offset + Lanes);
-            var s23 = q[2] * Vector256.LoadUnsafe(ref blocks, offset + 2 * Lanes) + q[3] * Vector256.LoadUnsafe(ref blocks, offset + 3 * Lanes);
-            var s45 = q[4] * Vector256.LoadUnsafe(ref blocks, offset + 4 * Lanes) + q[5] * Vector256.LoadUnsafe(ref blocks, offset + 5 * Lanes);
-            var s67 = q[6] * Vector256.LoadUnsafe(ref blocks, offset + 6 * Lanes) + q[7] * Vector256.LoadUnsafe(ref blocks, offset + 7 * Lanes);
+            var s01 = q0 * Vector256.LoadUnsafe(ref blocks, offset) + q1 * Vector256.LoadUnsafe(ref blocks, offset + Lanes);
+            var s23 = q2 * Vector256.LoadUnsafe(ref blocks, offset + 2 * Lanes) + q3 * Vector256.LoadUnsafe(ref blocks, offset + 3 * Lanes);
+            var s45 = q4 * Vector256.LoadUnsafe(ref blocks, offset + 4 * Lanes) + q5 * Vector256.LoadUnsafe(ref blocks, offset + 5 * Lanes);
+            var s67 = q6 * Vector256.LoadUnsafe(ref blocks, offset + 6 * Lanes) + q7 * Vector256.LoadUnsafe(ref blocks, offset + 7 * Lanes);
             var score = (s01 + s23) + (s45 + (s67 + Vector256.LoadUnsafe(ref blocks, offset + Lanes * Lanes)));
             var better = Vector256.GreaterThan(score, bestScore);
             bestScore = Vector256.ConditionalSelect(better, score, bestScore);

@@ -7,9 +7,13 @@ namespace OrleansDiffusion.Diffusion.Denoisers;
 /// one patch then covers structures <see cref="Dilation"/> times larger. Every pixel is the average of the
 /// <see cref="Votes"/>² nearest patches that cover it (taps <see cref="Dilation"/> apart), as in texture optimisation.
 /// Before voting, <see cref="Propagation"/> rounds of PatchMatch-style propagation let each pixel take its neighbours'
-/// matches (shifted by the step to them) where those fit it better, so coherent copies of long structures survive.
+/// matches a tap away (shifted by the step to them) where those fit it nearly as well, so coherent copies of long
+/// structures survive, and a last round <see cref="FineStep"/> pixels apart does the same between taps: the rounds a
+/// tap apart only link pixels a whole number of taps apart, so without it a canvas at ×8 would be 64 interleaved
+/// copies that never agree with their neighbours one pixel away.
 /// </summary>
-public readonly record struct PatchGeometry(int Size, int Dilation, int Votes = 3, int Propagation = 1)
+/// <param name="FineStep">the step of the last propagation round, in pixels (0: none).</param>
+public readonly record struct PatchGeometry(int Size, int Dilation, int Votes = 3, int Propagation = 1, int FineStep = 0)
 {
     public int BlurRadius => Dilation / 2;
 
@@ -20,8 +24,11 @@ public readonly record struct PatchGeometry(int Size, int Dilation, int Votes = 
     public int PatchRadius => FeatureRadius + Votes / 2 * Dilation;
 
     /// <summary>Receptive radius: the halo a window needs to be computed exactly (features, propagation, votes).
-    /// Each propagation round looks one tap (<see cref="Dilation"/> pixels) further.</summary>
-    public int Radius => PatchRadius + Propagation * Dilation;
+    /// Each propagation round looks one step further.</summary>
+    public int Radius => PatchRadius + PropagationSteps.Sum();
+
+    /// <summary>The step of each propagation round in order, in pixels: <see cref="Propagation"/> taps, then <see cref="FineStep"/>.</summary>
+    public IEnumerable<int> PropagationSteps => Enumerable.Repeat(Dilation, Propagation).Concat(FineStep > 0 ? [FineStep] : []);
 }
 
 /// <summary>
@@ -55,6 +62,8 @@ public sealed record PatchSizeSchedule
             throw new ArgumentException("levels must end with one that covers ᾱ = 1", nameof(levels));
         if (Levels.Any(l => l.Geometry.Size % 2 == 0 || l.Geometry.Votes % 2 == 0 || l.Geometry.Dilation < 1))
             throw new ArgumentException("patch sizes and vote counts must be odd, dilations at least 1", nameof(levels));
+        if (Levels.Any(l => l.Geometry.Propagation < 0 || l.Geometry.FineStep < 0))
+            throw new ArgumentException("propagation rounds and steps must not be negative", nameof(levels));
     }
 
     /// <summary>From high noise (first) to low noise (last).</summary>
