@@ -29,6 +29,22 @@ public class PatchBankTests
     }
 
     [Fact]
+    public void The_neighbour_tables_are_the_shifts_by_each_propagation_step()
+    {
+        const int Size = 32;
+        var geometry = new PatchGeometry(3, 2, FineStep: 1);
+        var pad = geometry.PatchRadius;
+        var bank = PatchBank.Build(Pixels(Size + 2 * pad), 3, Size + 2 * pad, Size + 2 * pad, pad, pad, geometry, new ExemplarDenoiserOptions());
+        Assert.Equal([2, 1], geometry.PropagationSteps);
+        foreach (var step in new[] { 2, 1 })
+        {
+            var table = bank.Neighbours(step);
+            for (var n = 0; n < Size * Size; n++)
+                Assert.Equal([bank.Shifted(n, 0, step), bank.Shifted(n, 0, -step), bank.Shifted(n, step, 0), bank.Shifted(n, -step, 0)], table[(4 * n)..(4 * n + 4)]);
+        }
+    }
+
+    [Fact]
     public void A_shift_past_the_border_of_another_image_finds_no_patch()
     {
         const int Size = 32;

@@ -10,12 +10,13 @@ namespace OrleansDiffusion.Diffusion.Tests.Denoisers;
 /// <summary>The denoiser reproduces the structure of exemplars made in the test: every exemplar patch reappears.</summary>
 public class StructuredExemplarTests(ITestOutputHelper output)
 {
+    // Measured (mean completeness, seeds 1–3): bricks .110–.117, hexagons .039–.059, checkerboard .018–.034, gradient .080–.134.
     [Theory]
-    [InlineData("bricks")]
-    [InlineData("hexagons")]
-    [InlineData("checkerboard")]
-    [InlineData("gradient")]
-    public async Task Generated_texture_is_complete_at_every_scale(string name)
+    [InlineData("bricks", 0.15)]
+    [InlineData("hexagons", 0.1)]
+    [InlineData("checkerboard", 0.1)]
+    [InlineData("gradient", 0.2)]
+    public async Task Generated_texture_is_complete_at_every_scale(string name, double bar)
     {
         using var exemplar = StructuredExemplars.Make(name, 96);
         using var denoiser = new ExemplarDenoiser(exemplar);
@@ -24,7 +25,7 @@ public class StructuredExemplarTests(ITestOutputHelper output)
         var score = TextureScore.Compute(result.Canvas, exemplar);
         output.WriteLine(string.Join("; ", score.Scales.Select(s => $"1/{1 / s.Scale}: coherence {s.Coherence:F3} completeness {s.Completeness:F3}")));
         // The headline completeness (mean over the scales) meets the test bar; no scale is far off it.
-        Assert.True(score.Completeness <= 0.2, $"{name}: completeness {score.Completeness:F3}");
+        Assert.True(score.Completeness <= bar, $"{name}: completeness {score.Completeness:F3}");
         foreach (var scale in score.Scales)
             Assert.True(scale.Completeness <= 0.4, $"{name} at 1/{1 / scale.Scale}: completeness {scale.Completeness:F3}");
     }
