@@ -87,8 +87,8 @@ public sealed class ExemplarDenoiser : IDenoiser
         // working memory is that of one window whatever the batch (a 2048² canvas is 49 windows in one call).
         for (var b = 0; b < batch; b++)
         {
-            float[] pixels;
-            using (var planar = input[b].to(ScalarType.Float32).contiguous()) pixels = planar.data<float>().ToArray();
+            var pixels = GC.AllocateUninitializedArray<float>(Channels * height * width);
+            using (var planar = input[b].to(ScalarType.Float32).contiguous()) planar.data<float>().CopyTo(pixels);
             var features = bank.Features.Compute(pixels, 0, height, width, scale);
             var nearest = Nearest(features, bank.Index);
             var featureWidth = width - 2 * geometry.FeatureRadius;
@@ -99,7 +99,7 @@ public sealed class ExemplarDenoiser : IDenoiser
                 nearest = Propagate(nearest, height - 2 * geometry.FeatureRadius - 2 * inset, featureWidth - 2 * inset, features, featureWidth, inset, bank, coherence, step);
                 inset += step;
             }
-            var result = new float[Channels * outHeight * outWidth];
+            var result = GC.AllocateUninitializedArray<float>(Channels * outHeight * outWidth); // the vote writes every element
             Vote(nearest, bank, outHeight, outWidth, result);
             results[b] = tensor(result, [Channels, outHeight, outWidth]);
         }
@@ -110,7 +110,7 @@ public sealed class ExemplarDenoiser : IDenoiser
     private static int[] Nearest(float[] features, PatchIndex index)
     {
         var pixels = features.Length / PatchFeatures.Lanes;
-        var nearest = new int[pixels];
+        var nearest = GC.AllocateUninitializedArray<int>(pixels);
         const int Chunk = 512;
         Parallel.For(0, (pixels + Chunk - 1) / Chunk, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (chunk) =>
         {
@@ -131,7 +131,7 @@ public sealed class ExemplarDenoiser : IDenoiser
     private static int[] Propagate(int[] nearest, int height, int width, float[] features, int featureWidth, int offset, PatchBank bank, float coherence, int step)
     {
         var (outHeight, outWidth) = (height - 2 * step, width - 2 * step);
-        var result = new int[outHeight * outWidth];
+        var result = GC.AllocateUninitializedArray<int>(outHeight * outWidth);
         var neighbours = bank.Neighbours(step);
         Parallel.For(0, outHeight, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (y) =>
         {

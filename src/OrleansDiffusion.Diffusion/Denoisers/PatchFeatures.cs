@@ -100,7 +100,7 @@ internal sealed class PatchFeatures
     internal static float[] Blur(float[] image, int offset, int channels, int height, int width, int radius, float scale, ParallelOptions options)
     {
         var (oh, ow) = (height - 2 * radius, width - 2 * radius);
-        var result = new float[channels * oh * ow];
+        var result = GC.AllocateUninitializedArray<float>(channels * oh * ow); // every element is written below
         var taps = 2 * radius + 1;
         var factor = (float)(scale / ((double)taps * taps));
         if (radius == 0)
@@ -108,7 +108,7 @@ internal sealed class PatchFeatures
             for (var i = 0; i < result.Length; i++) result[i] = image[offset + i] * scale;
             return result;
         }
-        var horizontal = new float[channels * height * ow];
+        var horizontal = GC.AllocateUninitializedArray<float>(channels * height * ow);
         Parallel.For(0, channels * height, options, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (row) =>
         {
             var source = image.AsSpan(offset + row * width, width);
@@ -155,7 +155,7 @@ internal sealed class PatchFeatures
     {
         var (k, s) = (Geometry.Size, Geometry.Dilation);
         var outWidth = width - (k - 1) * s;
-        var result = new float[height * outWidth * Lanes];
+        var result = GC.AllocateUninitializedArray<float>(height * outWidth * Lanes);
         var channels = Channels;
         var basis = _rowBasis;
         var pixels = pooled;
@@ -185,7 +185,7 @@ internal sealed class PatchFeatures
     {
         var (k, s) = (Geometry.Size, Geometry.Dilation);
         var outHeight = height - (k - 1) * s;
-        var result = new float[outHeight * width * Lanes];
+        var result = GC.AllocateUninitializedArray<float>(outHeight * width * Lanes);
         var basis = _columnBasis;
         Parallel.For(0, outHeight, options, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (y) =>
         {
