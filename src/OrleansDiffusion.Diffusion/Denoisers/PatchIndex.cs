@@ -105,16 +105,17 @@ internal sealed class PatchIndex
             bestScore = Vector256.ConditionalSelect(better, score, bestScore);
             bestBlock = Vector256.ConditionalSelect(better.AsInt32(), Vector256.Create(b), bestBlock);
         }
-        var best = 0;
-        var value = float.NegativeInfinity;
-        for (var lane = 0; lane < Lanes; lane++)
-        {
-            var candidate = bestBlock[lane] * Lanes + lane;
-            if (candidate >= level.Ids.Length) continue;
-            var score = bestScore[lane];
-            if (score > value || (score == value && candidate < best)) (best, value) = (candidate, score);
-        }
-        return best;
+        // The best lane, then the lowest candidate among the lanes that reach it (padding lanes score −∞ and every
+        // level has a real candidate, so they never win): a max and a min across the lanes, three shuffles each.
+        var top = Vector256.Max(bestScore, Vector256.Shuffle(bestScore, Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6)));
+        top = Vector256.Max(top, Vector256.Shuffle(top, Vector256.Create(2, 3, 0, 1, 6, 7, 4, 5)));
+        top = Vector256.Max(top, Vector256.Shuffle(top, Vector256.Create(4, 5, 6, 7, 0, 1, 2, 3)));
+        var candidates = bestBlock * Lanes + Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        var lowest = Vector256.ConditionalSelect(Vector256.Equals(bestScore, top).AsInt32(), candidates, Vector256.Create(int.MaxValue));
+        lowest = Vector256.Min(lowest, Vector256.Shuffle(lowest, Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6)));
+        lowest = Vector256.Min(lowest, Vector256.Shuffle(lowest, Vector256.Create(2, 3, 0, 1, 6, 7, 4, 5)));
+        lowest = Vector256.Min(lowest, Vector256.Shuffle(lowest, Vector256.Create(4, 5, 6, 7, 0, 1, 2, 3)));
+        return lowest.ToScalar();
     }
 
     /// <summary>Candidates [m · 8] into blocks of eight; padding lanes score −∞.</summary>
