@@ -99,11 +99,11 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
                         State = _states[i] is { } state ? TensorPayloads.ToPayload(state) : null,
                         Attempt = _recoveries,
                     });
-                    return new Outcome(i, null, null);
+                    return new Outcome(i, null);
                 }
                 catch (Exception e) when (IsTransient(e))
                 {
-                    return new Outcome(i, null, e);
+                    return new Outcome(i, e);
                 }
             }));
             pending = outcomes.Where(o => o.Error is not null).Select(o => o.Index).ToArray();
@@ -121,38 +121,16 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     {
         var call = new StepCall(jobId, epoch, step, bands);
         var replies = new TileProposal?[_tiles.Length];
-        var pending = Enumerable.Range(0, _tiles.Length).ToArray();
-        while (pending.Length > 0)
+        await CallEveryTileAsync(async i =>
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var outcomes = await Task.WhenAll(pending.Select(async i =>
-            {
-                try
-                {
-                    return new Outcome(i, await _tiles[i]!.DenoiseAsync(call, _updates[i], options.TileCallWait), null);
-                }
-                catch (TimeoutException)
-                {
-                    return new Outcome(i, null, null); // unknown outcome: the same call again is idempotent
-                }
-                catch (Exception e) when (IsTileLoss(e))
-                {
-                    return new Outcome(i, null, e);
-                }
-            }));
-            foreach (var (index, reply, _) in outcomes)
-                if (reply is not null)
-                {
-                    if (reply.Call != call) throw new InvalidOperationException($"stale tile reply for step {step}");
-                    replies[index] = reply;
-                    _updates[index] = null; // adopted
-                    if (!IsAt(Locations[index], reply)) Locations[index] = $"{reply.Silo}/{reply.Device}";
-                    events.TileDone(index, reply);
-                }
-            var lost = outcomes.Where(o => o.Error is not null).Select(o => o.Index).ToArray();
-            if (lost.Length > 0) await RecoverAsync(lost, outcomes.First(o => o.Error is not null).Error!, cancellationToken);
-            pending = pending.Where(i => replies[i] is null).ToArray();
-        }
+            if (await _tiles[i]!.DenoiseAsync(call, _updates[i], options.TileCallWait) is not { } reply) return false; // still running
+            if (reply.Call != call) throw new InvalidOperationException($"stale tile reply for step {step}");
+            replies[i] = reply;
+            _updates[i] = null; // adopted
+            if (!IsAt(Locations[i], reply)) Locations[i] = $"{reply.Silo}/{reply.Device}";
+            events.TileDone(i, reply);
+            return true;
+        }, rollBack: false, cancellationToken);
         DisposeProposals();
         if (bands)
             _uploads = replies.Select((r, i) => r!.Bands is { } b
@@ -198,6 +176,14 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     /// <summary>Keeps each tile's synced bands for the next step's call.</summary>
     public Task<long> ScatterBandsAsync(int step, IReadOnlyList<BandReply> replies, CancellationToken cancellationToken)
     {
+        var bytes = KeepReplies(step, replies);
+        _step = step + 1;
+        return Task.FromResult(bytes);
+    }
+
+    /// <summary>Each tile's reply as the update its next call carries (the replies are disposed); the bytes they take.</summary>
+    private long KeepReplies(int step, IReadOnlyList<BandReply> replies)
+    {
         long bytes = 0;
         foreach (var reply in replies)
             using (reply)
@@ -207,8 +193,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
                 _updates[reply.Tile] = new TileUpdate(step, payload);
             }
         DisposeProposals();
-        _step = step + 1;
-        return Task.FromResult(bytes);
+        return bytes;
     }
 
     /// <summary>Each tile's reply goes with its delivery call; each tile's part of the image is written into the canvas as
@@ -216,42 +201,21 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     public async Task<(Tensor Canvas, long Bytes)> GatherAsync(int step, IReadOnlyList<BandReply> replies, CancellationToken cancellationToken)
     {
         var plan = _plan ?? throw new InvalidOperationException("StartAsync was not called");
-        var down = await ScatterBandsAsync(step, replies, cancellationToken);
-        _step = step; // the tiles adopt the last step's replies with their delivery
+        var down = KeepReplies(step, replies); // the tiles adopt them with their delivery
         var layout = plan.Layout;
         var canvas = zeros(plan.Channels, layout.CanvasHeight, layout.CanvasWidth);
         try
         {
             var call = new StepCall(jobId, epoch, step, Bands: true);
-            var delivered = new bool[_tiles.Length];
             long up = 0;
-            var pending = Enumerable.Range(0, _tiles.Length).ToArray();
-            while (pending.Length > 0)
+            // The tiles that delivered are past the step: a lost tile rolls every tile back to the last full exchange.
+            await CallEveryTileAsync(async i =>
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var outcomes = await Task.WhenAll(pending.Select(async i =>
-                {
-                    try
-                    {
-                        var part = await _tiles[i]!.DeliverAsync(call, _updates[i]!);
-                        using (var cells = TensorPayloads.ToTensor(part)) exchange.Place(canvas, i, cells); // on this scheduler: one tile at a time
-                        (delivered[i], up, _updates[i]) = (true, up + part.Bytes, null); // its reply is no longer needed
-                        return new Outcome(i, null, null);
-                    }
-                    catch (TimeoutException)
-                    {
-                        return new Outcome(i, null, null); // the same call again is idempotent
-                    }
-                    catch (Exception e) when (IsTileLoss(e))
-                    {
-                        return new Outcome(i, null, e);
-                    }
-                }));
-                var lost = outcomes.Where(o => o.Error is not null).Select(o => o.Index).ToArray();
-                if (lost.Length > 0) await RecoverAsync(lost, outcomes.First(o => o.Error is not null).Error!, cancellationToken, rollBack: true);
-                pending = pending.Where(i => !delivered[i]).ToArray();
-            }
-            Array.Clear(_updates);
+                var part = await _tiles[i]!.DeliverAsync(call, _updates[i]!);
+                using (var cells = TensorPayloads.ToTensor(part)) exchange.Place(canvas, i, cells); // on this scheduler: one tile at a time
+                (up, _updates[i]) = (up + part.Bytes, null); // its reply is no longer needed
+                return true;
+            }, rollBack: true, cancellationToken);
             _step = step + 1;
             return (canvas, down + up);
         }
@@ -262,11 +226,42 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         }
     }
 
+    /// <summary>Calls every tile until each has answered (<paramref name="call"/> returns true; false: still working). A
+    /// timed-out call is made again (tile calls are idempotent); lost tiles are recovered (<see cref="RecoverAsync"/>).</summary>
+    private async Task CallEveryTileAsync(Func<int, Task<bool>> call, bool rollBack, CancellationToken cancellationToken)
+    {
+        var answered = new bool[_tiles.Length];
+        var pending = Enumerable.Range(0, _tiles.Length).ToArray();
+        while (pending.Length > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var outcomes = await Task.WhenAll(pending.Select(async i =>
+            {
+                try
+                {
+                    answered[i] = await call(i);
+                    return new Outcome(i, null);
+                }
+                catch (TimeoutException)
+                {
+                    return new Outcome(i, null); // unknown outcome: the same call again is idempotent
+                }
+                catch (Exception e) when (IsTileLoss(e))
+                {
+                    return new Outcome(i, e);
+                }
+            }));
+            var lost = outcomes.Where(o => o.Error is not null).ToArray();
+            if (lost.Length > 0) await RecoverAsync(lost.Select(o => o.Index).ToArray(), lost[0].Error!, rollBack, cancellationToken);
+            pending = pending.Where(i => !answered[i]).ToArray();
+        }
+    }
+
     /// <summary>Re-creates <paramref name="lost"/> tiles in their state before the current step when the runtime holds it
     /// (right after a full exchange) and the step can simply be redone; otherwise (or with <paramref name="rollBack"/>:
     /// the tiles that delivered are past the step) every tile goes back to the last full exchange and the engine redoes
     /// the steps from there.</summary>
-    private async Task RecoverAsync(int[] lost, Exception cause, CancellationToken cancellationToken, bool rollBack = false)
+    private async Task RecoverAsync(int[] lost, Exception cause, bool rollBack, CancellationToken cancellationToken)
     {
         if (++_recoveries > options.MaxRecoveries)
             throw new InvalidOperationException($"gave up after re-creating lost tiles {options.MaxRecoveries} times; last: {cause.Message}");
@@ -309,8 +304,8 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     internal static bool NoTileSiloYet(Exception e) =>
         e is ArgumentException && e.Message.StartsWith("Could not find an implementation for interface", StringComparison.Ordinal);
 
-    /// <summary>One tile call's result: a reply, a loss (<paramref name="Error"/>) or a timed-out call to repeat.</summary>
-    private readonly record struct Outcome(int Index, TileProposal? Reply, Exception? Error);
+    /// <summary>One tile call's result: done or to repeat (null), or the error that lost the tile.</summary>
+    private readonly record struct Outcome(int Index, Exception? Error);
 
     private void DisposeProposals()
     {

@@ -17,7 +17,9 @@ public static class LoopbackPorts
     /// <summary>Below this, ports are commonly taken by well-known services.</summary>
     private const int Lowest = 10000;
 
-    private static readonly string ClaimFolder = Path.Combine(Path.GetTempPath(), "odiff-ports");
+    private static readonly string ClaimFolder = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "odiff-ports")).FullName;
+
+    private static readonly (int First, int Last) Candidates = Range();
 
     /// <summary>Open with an exclusive lock for this process's lifetime; never closed, so never handed out twice.</summary>
     private static readonly ConcurrentBag<FileStream> Claims = [];
@@ -26,8 +28,7 @@ public static class LoopbackPorts
     /// that no other process using this class has been handed while it runs.</summary>
     public static int Next()
     {
-        Directory.CreateDirectory(ClaimFolder);
-        var (first, last) = Range();
+        var (first, last) = Candidates;
         var count = last - first + 1;
         var start = Random.Shared.Next(count);
         for (var i = 0; i < count; i++)

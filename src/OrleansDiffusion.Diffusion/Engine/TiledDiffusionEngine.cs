@@ -47,7 +47,7 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
             try
             {
                 (stepBytes, times) = bandOnly
-                    ? await BandStepAsync(bands!.Exchange, runtime, step, steps, plan.LatentScale != 1, observer, cancellationToken)
+                    ? await BandStepAsync(bands!.Exchange, runtime, step, steps, observer, cancellationToken)
                     : await FullStepAsync(plan, runtime, step, steps, observer, cancellationToken);
             }
             catch (TileRollbackException rollback)
@@ -99,7 +99,7 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
     /// <summary>Bands up, the band sync, each tile's synced bands down; the observer sees the tiles' thumbnails. After the
     /// last step the tiles send their parts of the image instead.</summary>
     private static async Task<(long Bytes, StepTimes Times)> BandStepAsync(BandExchange exchange, ITileRuntime runtime, int step, int steps,
-        bool latent, IStepObserver? observer, CancellationToken cancellationToken)
+        IStepObserver? observer, CancellationToken cancellationToken)
     {
         var denoised = await runtime.DenoiseAsync(step, bands: true, cancellationToken);
         var uploads = denoised.Uploads ?? throw new InvalidOperationException($"the runtime sent no bands for step {step}");
@@ -109,7 +109,7 @@ public sealed class TiledDiffusionEngine(ISyncMode sync)
         if (step == steps - 1)
         {
             var (canvas, gathered) = await runtime.GatherAsync(step, replies, cancellationToken);
-            if (!latent) canvas.ClampInPlace(-1, 1);
+            if (exchange.Plan.LatentScale == 1) canvas.ClampInPlace(-1, 1);
             return (denoised.Bytes + gathered, new StepTimes(denoised.DenoiseSeconds, syncSeconds, denoised.ForwardCalls, canvas));
         }
         if (observer is not null)
