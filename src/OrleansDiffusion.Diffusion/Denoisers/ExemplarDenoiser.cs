@@ -213,16 +213,12 @@ public sealed class ExemplarDenoiser : IDenoiser
     }
 
     /// <summary>
-    /// Seamless both ways: the mean step across each wrap (last row or column to the first) is no larger than the
-    /// steps inside, that is at most twice the mean step between neighbouring lines, or at most the largest mean step
-    /// between two neighbouring lines (a checkerboard or a brick wall wraps at one of its edges). A photo's opposite
-    /// borders differ far more than any two neighbouring lines do.
+    /// Seamless both ways: the mean step across each wrap (last row or column to the first) is at most twice the mean
+    /// step between neighbours inside. A photo's opposite borders differ far more than neighbouring pixels do.
     /// </summary>
     internal static bool IsPeriodic(float[] pixels, int channels, int height, int width)
     {
-        // The summed |step| between column x and x + 1 (the last one wraps to the first), and between row y and y + 1.
-        var columns = new double[width];
-        var rows = new double[height];
+        double inside = 0, across = 0, wrapRows = 0, wrapColumns = 0;
         for (var c = 0; c < channels; c++)
             for (var y = 0; y < height; y++)
             {
@@ -230,19 +226,15 @@ public sealed class ExemplarDenoiser : IDenoiser
                 var below = (c * height + (y + 1) % height) * width;
                 for (var x = 0; x < width; x++)
                 {
-                    columns[x] += Math.Abs(pixels[row + (x + 1) % width] - pixels[row + x]);
-                    rows[y] += Math.Abs(pixels[below + x] - pixels[row + x]);
+                    var right = Math.Abs(pixels[row + (x + 1) % width] - pixels[row + x]);
+                    var down = Math.Abs(pixels[below + x] - pixels[row + x]);
+                    if (x == width - 1) wrapColumns += right; else inside += right;
+                    if (y == height - 1) wrapRows += down; else across += down;
                 }
             }
-        return Wraps(columns) && Wraps(rows);
-
-        static bool Wraps(double[] steps)
-        {
-            var inside = steps.AsSpan(0, steps.Length - 1);
-            var (mean, largest) = (0.0, 0.0);
-            foreach (var step in inside) (mean, largest) = (mean + step / inside.Length, Math.Max(largest, step));
-            return steps[^1] <= Math.Max(2 * mean, largest) + 1e-6 * steps.Length;
-        }
+        var stepX = inside / (channels * height * (width - 1.0));
+        var stepY = across / (channels * width * (height - 1.0));
+        return wrapColumns / (channels * height) <= 2 * stepX + 1e-6 && wrapRows / (channels * width) <= 2 * stepY + 1e-6;
     }
 
     /// <summary>The image extended by <paramref name="pad"/> on every side with its own wrapped-around pixels.</summary>
