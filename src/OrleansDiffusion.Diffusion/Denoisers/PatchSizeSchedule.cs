@@ -42,8 +42,8 @@ public readonly record struct PatchLevel(double MaxAlphaBar, PatchGeometry Geome
 /// Patch geometry by noise level, coarse to fine: pooled ×8, then ×4 patches while noise hides detail (the range where an
 /// image commits to its large structure: brick courses, grain, veins), ×2, then full-resolution patches shrinking to
 /// 3×3 as noise vanishes. The pooled levels end their propagation with a round a quarter tap apart (2 and 1 pixels):
-/// on the 256² brick wall of <c>odiff bench texture</c> that takes completeness from .088 to .076 (.108–.113 to
-/// .081–.087 over seeds 2 to 4). Keyed by ᾱ rather than step index, so every scheduler and step count sees the same
+/// on the 256² brick wall of <c>odiff bench texture</c> that takes completeness from .122 to .078 (from .098–.167 to
+/// .068–.086 over seeds 2 to 4). Keyed by ᾱ rather than step index, so every scheduler and step count sees the same
 /// geometry per noise level.
 /// </summary>
 public sealed record PatchSizeSchedule
