@@ -1,4 +1,5 @@
 using Orleans.Concurrency;
+using Orleans.Runtime;
 
 namespace OrleansDiffusion.Abstractions;
 
@@ -66,6 +67,9 @@ public interface IJobIndexGrain : IGrainWithIntegerKey
 [Alias("odiff.ITileGrain"), ClusterInternal]
 public interface ITileGrain : IGrainWithStringKey
 {
+    /// <summary>The key of tile <paramref name="tile"/> (its window index) of run <paramref name="epoch"/> of a job.</summary>
+    static string Key(string jobId, int epoch, int tile) => $"{jobId}/{epoch}/{tile}";
+
     /// <summary>Takes the tile's assignment and starts building its state on its device (in the background: a model
     /// may take a minute to load). Idempotent; a new start step or state re-creates the tile.</summary>
     [Alias("Initialize")]
@@ -91,6 +95,19 @@ public interface ITileGrain : IGrainWithStringKey
     /// <summary>Stops pending work, frees device memory and deactivates.</summary>
     [Alias("Release")]
     Task ReleaseAsync();
+}
+
+/// <summary>The tiles of a job that live on one accelerator silo, stepped through one message per step: the
+/// coordinator's message count per step is the number of silos, not of tiles, and the silo's tiles reach its devices
+/// together. Key: the silo's address (<see cref="SiloAddress.ToParsableString"/>); activated only on that silo. A relay
+/// without state: each tile's call keeps its own idempotence and epoch fencing.</summary>
+[Alias("odiff.ITileHostGrain"), ClusterInternal]
+public interface ITileHostGrain : IGrainWithStringKey
+{
+    /// <summary><see cref="ITileGrain.DenoiseAsync"/> for each of <paramref name="tiles"/>, in parallel: one outcome per
+    /// tile, in the same order.</summary>
+    [Alias("Denoise")]
+    Task<TileStepOutcome[]> DenoiseAsync(StepCall call, TileCall[] tiles, TimeSpan wait);
 }
 
 /// <summary>Marks a grain interface that only silos may call; clients are refused.</summary>

@@ -20,6 +20,8 @@ public sealed record StepProgress(
 /// <param name="BytesPerStepBound">the exchange's per-membership lower bound per step: every cell in more than one window,
 /// once per window containing it × channels × 4 bytes × 2 directions, plus the context cells tiles read (0: nothing needs to move).</param>
 /// <param name="BandBytesPerStep">bytes per band-only step (between full exchanges; 0 when every step moved whole windows).</param>
+/// <param name="StepCallsPerStep">messages the coordinator sent per step to run the tiles' steps: one per worker silo once
+/// the tiles are placed (the first step calls each tile), more when a step outlasts a call's wait or tiles are lost.</param>
 /// <param name="DecodeSeconds">time turning the final canvas into pixels (the VAE decode of a latent canvas; 0 in pixel space).</param>
 [GenerateSerializer, Immutable, Alias("odiff.JobStatistics")]
 public sealed record JobStatistics(
@@ -32,4 +34,5 @@ public sealed record JobStatistics(
     [property: Id(6)] double ForwardCallsPerStep,
     [property: Id(7)] long BytesPerStepBound = 0,
     [property: Id(8)] double DecodeSeconds = 0,
-    [property: Id(9)] long BandBytesPerStep = 0);
+    [property: Id(9)] long BandBytesPerStep = 0,
+    [property: Id(10)] double StepCallsPerStep = 0);

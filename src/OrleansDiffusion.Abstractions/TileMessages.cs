@@ -1,3 +1,5 @@
+using Orleans.Runtime;
+
 namespace OrleansDiffusion.Abstractions;
 
 /// <summary>A dense float32 array with its shape: how latents travel (never as a TorchSharp tensor). The samples
@@ -71,7 +73,8 @@ public sealed record TileUpdate([property: Id(0)] int Step, [property: Id(1)] Ba
     public long Bytes => Bands?.Bytes ?? 0;
 }
 
-/// <summary>A tile's proposal for one step and what it cost: its whole window, or on a band-only step its bands.</summary>
+/// <summary>A tile's proposal for one step and what it cost: its whole window, or on a band-only step its bands.
+/// <see cref="Host"/> is the silo the tile lives on (where its next step's call goes through <see cref="ITileHostGrain"/>).</summary>
 [GenerateSerializer, Immutable, Alias("odiff.TileProposal")]
 public sealed record TileProposal(
     [property: Id(0)] StepCall Call,
@@ -80,7 +83,17 @@ public sealed record TileProposal(
     [property: Id(3)] int BatchSize,
     [property: Id(4)] string Silo,
     [property: Id(5)] string Device,
-    [property: Id(6)] BandUploadPayload? Bands = null)
+    [property: Id(6)] BandUploadPayload? Bands = null,
+    [property: Id(7)] SiloAddress? Host = null)
 {
     public long Bytes => (Window?.Bytes ?? 0) + (Bands?.Bytes ?? 0);
 }
+
+/// <summary>One tile's part of a <see cref="ITileHostGrain"/> call: its window index and the update its step call carries.</summary>
+[GenerateSerializer, Immutable, Alias("odiff.TileCall")]
+public sealed record TileCall([property: Id(0)] int Tile, [property: Id(1)] TileUpdate? Update);
+
+/// <summary>What one tile's step call gave: its proposal; neither (still running: call again); or <see cref="Lost"/>, why
+/// the tile is lost (its silo died or it has no state) and has to be re-created.</summary>
+[GenerateSerializer, Immutable, Alias("odiff.TileStepOutcome")]
+public sealed record TileStepOutcome([property: Id(0)] TileProposal? Proposal, [property: Id(1)] string? Lost = null);

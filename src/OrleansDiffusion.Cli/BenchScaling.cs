@@ -13,8 +13,8 @@ namespace OrleansDiffusion.Cli;
 /// <summary>
 /// <c>odiff bench scaling</c>: strong scaling of one job over real silo processes on this machine. It starts a
 /// redis-server on a free loopback port, one coordinator silo and worker silos whose tiles use a simulated denoiser
-/// (<c>OrleansDiffusion__BenchmarkTileMilliseconds</c>: a fixed sleep per window, so processes do not compete for cores),
-/// adds workers up to each count, runs the same job twice (a warm-up, then the measured run) and reports the step time,
+/// (<c>OrleansDiffusion__BenchmarkTileMilliseconds</c>: a fixed sleep per window, so processes do not compete for cores;
+/// the coordinator plans for it: no context bands, as for the SD UNet it stands in for), adds workers up to each count, runs the same job twice (a warm-up, then the measured run) and reports the step time,
 /// the coordinator's share and the efficiency against one worker. Everything it started is killed at the end.
 /// </summary>
 internal static partial class BenchCommands
@@ -72,16 +72,16 @@ internal static partial class BenchCommands
             await cluster.RunAsync(spec, count, cancellation);
             var run = await cluster.RunAsync(spec, count, cancellation);
             var efficiency = results.Count == 0 ? 1.0 : results[0].StepSeconds * results[0].Workers / (count * run.StepSeconds);
-            var result = new ScalingResult(count, run.StepSeconds, run.CoordinatorShare, run.SyncShare, efficiency);
+            var result = new ScalingResult(count, run.StepSeconds, run.CoordinatorShare, run.SyncShare, efficiency, run.StepCallsPerStep);
             results.Add(result);
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{count,3} workers: {run.StepSeconds * 1000,8:F1} ms/step  coordinator {run.CoordinatorShare:P1} (sync {run.SyncShare:P1})  efficiency {efficiency:P1}  ({tiles} tiles × {tileMs} ms, {run.Silos} silos used)"));
+                $"{count,3} workers: {run.StepSeconds * 1000,8:F1} ms/step  coordinator {run.CoordinatorShare:P1} (sync {run.SyncShare:P1})  efficiency {efficiency:P1}  ({tiles} tiles × {tileMs} ms, {run.Silos} silos used, {run.StepCallsPerStep:F1} step messages per step)"));
         }
         if (json)
         {
             var document = new
             {
-                results = results.Select(r => new { workers = r.Workers, step_seconds = Math.Round(r.StepSeconds, 5), coordinator_share = Math.Round(r.CoordinatorShare, 4), sync_share = Math.Round(r.SyncShare, 4), efficiency = Math.Round(r.Efficiency, 4) }),
+                results = results.Select(r => new { workers = r.Workers, step_seconds = Math.Round(r.StepSeconds, 5), coordinator_share = Math.Round(r.CoordinatorShare, 4), sync_share = Math.Round(r.SyncShare, 4), efficiency = Math.Round(r.Efficiency, 4), step_calls_per_step = Math.Round(r.StepCallsPerStep, 3) }),
             };
             Console.Out.WriteLine(JsonSerializer.Serialize(document));
         }
@@ -104,14 +104,15 @@ internal static partial class BenchCommands
         return [.. counts];
     }
 
-    private sealed record ScalingResult(int Workers, double StepSeconds, double CoordinatorShare, double SyncShare, double Efficiency);
+    private sealed record ScalingResult(int Workers, double StepSeconds, double CoordinatorShare, double SyncShare, double Efficiency, double StepCallsPerStep);
 }
 
 /// <summary>What one benchmark job measured.</summary>
 /// <param name="CoordinatorShare">the share of a step's critical path outside the denoisers: the coordinator's sync,
 /// gather and scatter, and the messages between it and the tiles.</param>
 /// <param name="SyncShare">the share of the job's wall time spent in the coordinator's sync math alone.</param>
-internal sealed record BenchRun(double StepSeconds, double CoordinatorShare, double SyncShare, int Silos);
+/// <param name="StepCallsPerStep">messages the coordinator sent per step (one per worker silo after the first step).</param>
+internal sealed record BenchRun(double StepSeconds, double CoordinatorShare, double SyncShare, int Silos, double StepCallsPerStep);
 
 /// <summary>How the silos of a <see cref="BenchCluster"/> run their tiles.</summary>
 internal sealed record BenchClusterOptions
@@ -276,7 +277,7 @@ internal sealed class BenchCluster : IAsyncDisposable
             ? (l.Seconds - f.Seconds) / (l.Step - f.Step)
             : statistics.Seconds / spec.Steps;
         var share = Math.Clamp(1 - statistics.DenoiseSeconds / statistics.Seconds, 0, 1);
-        return new BenchRun(stepSeconds, share, Math.Clamp(statistics.SyncSeconds / statistics.Seconds, 0, 1), statistics.Silos);
+        return new BenchRun(stepSeconds, share, Math.Clamp(statistics.SyncSeconds / statistics.Seconds, 0, 1), statistics.Silos, statistics.StepCallsPerStep);
     }
 
     private Dictionary<string, string> SiloEnvironment(string role, string name, int http, int gateway)
@@ -300,8 +301,9 @@ internal sealed class BenchCluster : IAsyncDisposable
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["Logging__LogLevel__Default"] = "Warning",
         };
-        // The simulated denoiser only where asked for; otherwise workers run the job's own model.
-        if (role == "Worker" && _options.TileMilliseconds > 0)
+        // The simulated denoiser only where asked for; otherwise workers run the job's own model. The coordinator plans
+        // for it too: it reads no context, like the SD UNet it stands in for.
+        if (_options.TileMilliseconds > 0)
             environment["OrleansDiffusion__BenchmarkTileMilliseconds"] = _options.TileMilliseconds.ToString(CultureInfo.InvariantCulture);
         if (_options.ModelsDirectory is { } models) environment["OrleansDiffusion__ModelsDirectory"] = models;
         if (_options.SteadyStateJit) environment["DOTNET_TieredCompilation"] = "0";

@@ -66,11 +66,13 @@ internal static class JobStatusOutput
         s.Spec.Sync.ToString().ToLowerInvariant(), s.Spec.Seed, s.Spec.Prompt, s.CreatedAt, Math.Round(Seconds(s), 3),
         s.Statistics is { } t ? Math.Round(t.DenoiseSeconds, 3) : null, s.Statistics is { } u ? Math.Round(u.SyncSeconds, 3) : null,
         s.Statistics?.BytesPerStep, s.Statistics?.ForwardCallsPerStep, s.Statistics?.BytesPerStepBound,
-        s.Statistics is { } d ? Math.Round(d.DecodeSeconds, 3) : null, s.Statistics?.BandBytesPerStep, s.State == JobState.Completed ? Math.Round(s.SeamScore, 4) : null,
+        s.Statistics is { } d ? Math.Round(d.DecodeSeconds, 3) : null, s.Statistics?.BandBytesPerStep,
+        s.Statistics is { } c ? Math.Round(c.StepCallsPerStep, 3) : null, s.State == JobState.Completed ? Math.Round(s.SeamScore, 4) : null,
         s.OutputPath, s.OutputBytes, s.Error);
 
     private sealed record StatusJson(
         string JobId, string State, int Step, int Steps, int Width, int Height, int Tiles, int? Silos, string Sync, long Seed,
         string Prompt, DateTimeOffset CreatedAt, double Seconds, double? DenoiseSeconds, double? SyncSeconds, long? BytesPerStep,
-        double? ForwardCallsPerStep, long? BytesPerStepBound, double? DecodeSeconds, long? BandBytesPerStep, double? SeamScore, string? Output, long OutputBytes, string? Error);
+        double? ForwardCallsPerStep, long? BytesPerStepBound, double? DecodeSeconds, long? BandBytesPerStep,
+        double? StepCallsPerStep, double? SeamScore, string? Output, long OutputBytes, string? Error);
 }

@@ -18,7 +18,7 @@ internal static class JsonSummary
             spec.Sync.ToString().ToLowerInvariant(), spec.Seed, Math.Round(statistics.Seconds, 3), Math.Round(statistics.DenoiseSeconds, 3),
             Math.Round(statistics.SyncSeconds, 3), statistics.BytesPerStep, Math.Round(seamScore, 4),
             spec.Scheduler.ToString().ToLowerInvariant(), spec.Tile, spec.Overlap, request.BitDepth, statistics.ForwardCallsPerStep,
-            statistics.BytesPerStepBound, Math.Round(statistics.DecodeSeconds, 3), statistics.BandBytesPerStep);
+            statistics.BytesPerStepBound, Math.Round(statistics.DecodeSeconds, 3), statistics.BandBytesPerStep, Math.Round(statistics.StepCallsPerStep, 3));
         if (texture is null) return JsonSerializer.Serialize(summary, Options);
         var json = JsonSerializer.SerializeToNode(summary, Options)!.AsObject();
         foreach (var (key, value) in texture) json[key] = value;
@@ -29,5 +29,5 @@ internal static class JsonSummary
         string Output, int Width, int Height, int Tiles, int Silos, int Steps, string Sync, long Seed, double Seconds,
         double DenoiseSeconds, double SyncSeconds, long BytesPerStep, double SeamScore, string Scheduler, int Tile, int Overlap,
         int BitDepth, [property: JsonPropertyName("forward_calls_per_step")] double ForwardCallsPerStep, long BytesPerStepBound,
-        double DecodeSeconds, long BandBytesPerStep);
+        double DecodeSeconds, long BandBytesPerStep, double StepCallsPerStep);
 }

@@ -208,7 +208,7 @@ public sealed partial class CoordinatorGrain(
             using (start?.States)
                 result = await new TiledDiffusionEngine(sync).RunAsync(plan, runtime, this, start, this, bands, cancellationToken);
             var placement = runtime.Locations.Select(l => l ?? "").ToArray();
-            var silos = runtime.Silos;
+            var (silos, stepCalls) = (runtime.Silos, runtime.StepCallsPerStep);
             await runtime.DisposeAsync();
             runtime = null;
 
@@ -226,7 +226,7 @@ public sealed partial class CoordinatorGrain(
                 image = await Task.Run(() => ImageFinisher.Finish(pixels, null, plan.Spec, path), CancellationToken.None);
             }
             metrics.RecordOutput(image.Bytes);
-            var statistics = result.Statistics with { Silos = silos, DecodeSeconds = decodeSeconds };
+            var statistics = result.Statistics with { Silos = silos, DecodeSeconds = decodeSeconds, StepCallsPerStep = stepCalls };
             await FinishAsync(r => r with
             {
                 State = JobState.Completed,
@@ -271,6 +271,7 @@ public sealed partial class CoordinatorGrain(
         // A model folder is opened (configs and weight headers, checked strictly) once per plan.
         var folder = local.Model is null ? null : JobComponents.OpenModel(local);
         var (channels, maxHalo, latentScale) = folder is null ? JobComponents.DenoiserShape(local) : (folder.UNet.InChannels, 0, folder.LatentScale);
+        if (jobOptions.Value.PlanForSimulatedDenoiser) maxHalo = 0;
         // The sampler must accept the step count under the model's own schedule (e.g. leading spacing's limit).
         JobComponents.CreateScheduler(local, folder?.Scheduler);
         return JobComponents.Plan(local, channels, maxHalo, sync, latentScale);

@@ -24,9 +24,10 @@ internal interface ITileRuntimeEvents
 
 /// <summary>
 /// The engine's tiles as tile grains on accelerator silos. Every step calls all tiles in parallel with (job, epoch,
-/// step); each call waits at most <see cref="JobOptions.TileCallWait"/>, and calls are repeated until every tile has
-/// answered, so no message has to outlive the response timeout; each call also carries the tile's synced result of the
-/// step before, so one message per tile and step moves both directions. The runtime keeps each tile's state from the last full
+/// step): one message per worker silo, whose <see cref="ITileHostGrain"/> calls the tiles living there (the first step,
+/// and a tile whose silo is not known, is called directly). Each tile call waits at most <see cref="JobOptions.TileCallWait"/>,
+/// and calls are repeated until every tile has answered, so no message has to outlive the response timeout; each call
+/// also carries the tile's synced result of the step before, so one message per silo and step moves both directions. The runtime keeps each tile's state from the last full
 /// exchange. A tile lost with its silo right after one is re-created on a surviving accelerator silo and only that step
 /// is redone (the tiles that answered return their proposal again without recomputing); a tile lost on a band-only
 /// step rolls every tile back to the last full exchange (<see cref="TileRollbackException"/>).
@@ -46,12 +47,19 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     private Tensor[] _proposals = [];
     private BandUpload[] _uploads = [];
     private TileUpdate?[] _updates = [];  // each tile's synced result of the step before, sent with its next call
+    private SiloAddress?[] _hosts = [];   // the silo each tile last answered from: its step calls go through that silo's host
+    private long[] _replyBytes = [];      // each tile's last reply: what it will about send back through its host
     private int _recoveries;
+    private long _stepCalls;          // messages sent to run steps (host and direct calls)
+    private int _stepsDenoised;
 
     /// <summary>"silo/device" of every tile, in layout order, as last reported.</summary>
     public string?[] Locations { get; private set; } = [];
 
     public int Silos => Locations.Where(l => l is not null).Select(l => l![..l!.LastIndexOf('/')]).Distinct().Count();
+
+    /// <summary>Messages sent per denoised step (one per worker silo once every tile has answered once).</summary>
+    public double StepCallsPerStep => _stepsDenoised == 0 ? 0 : (double)_stepCalls / _stepsDenoised;
 
     /// <summary>Tile re-creations so far.</summary>
     public int Recoveries => _recoveries;
@@ -63,6 +71,8 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         _states = start is null ? new Tensor?[plan.Layout.Count] : plan.Layout.Windows.Select(w => (Tensor?)start.States.For(plan, w.Index)).ToArray();
         _step = _statesStep = start?.Step ?? 0;
         _updates = new TileUpdate?[plan.Layout.Count];
+        _hosts = new SiloAddress?[plan.Layout.Count];
+        _replyBytes = new long[plan.Layout.Count];
         Locations = new string?[plan.Layout.Count];
         await InitializeAsync(Enumerable.Range(0, plan.Layout.Count).ToArray(), cancellationToken);
     }
@@ -81,7 +91,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
             {
                 try
                 {
-                    _tiles[i] ??= grains.GetGrain<ITileGrain>($"{jobId}/{epoch}/{layout.Windows[i].Index}");
+                    _tiles[i] ??= grains.GetGrain<ITileGrain>(ITileGrain.Key(jobId, epoch, layout.Windows[i].Index));
                     await _tiles[i]!.InitializeAsync(new TileAssignment
                     {
                         JobId = jobId,
@@ -99,11 +109,11 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
                         State = _states[i] is { } state ? TensorPayloads.ToPayload(state) : null,
                         Attempt = _recoveries,
                     });
-                    return new Outcome(i, null);
+                    return new Outcome(i, true, null);
                 }
                 catch (Exception e) when (IsTransient(e))
                 {
-                    return new Outcome(i, e);
+                    return new Outcome(i, false, e);
                 }
             }));
             pending = outcomes.Where(o => o.Error is not null).Select(o => o.Index).ToArray();
@@ -121,16 +131,35 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     {
         var call = new StepCall(jobId, epoch, step, bands);
         var replies = new TileProposal?[_tiles.Length];
-        await CallEveryTileAsync(async i =>
+        bool Take(int i, TileProposal? reply)
         {
-            if (await _tiles[i]!.DenoiseAsync(call, _updates[i], options.TileCallWait) is not { } reply) return false; // still running
+            if (reply is null) return false; // still running
             if (reply.Call != call) throw new InvalidOperationException($"stale tile reply for step {step}");
             replies[i] = reply;
             _updates[i] = null; // adopted
+            (_hosts[i], _replyBytes[i]) = (reply.Host, reply.Bytes);
             if (!IsAt(Locations[i], reply)) Locations[i] = $"{reply.Silo}/{reply.Device}";
             events.TileDone(i, reply);
             return true;
-        }, rollBack: false, cancellationToken);
+        }
+        // One message per silo for the tiles whose silo is known (they answered before; more messages when their payloads
+        // are large), one per tile for the others.
+        IEnumerable<Task<Outcome[]>> CallGroup(IGrouping<SiloAddress?, int> group)
+        {
+            if (group.Key is not { } host)
+            {
+                _stepCalls += group.Count();
+                yield return EachTileAsync(group.ToArray(), async i => Take(i, await _tiles[i]!.DenoiseAsync(call, _updates[i], options.TileCallWait)));
+                yield break;
+            }
+            foreach (var message in TileHostMessages.Split(group.ToArray(), i => _updates[i]?.Bytes ?? 0, i => _replyBytes[i], options.HostMessageBytes))
+            {
+                _stepCalls++;
+                yield return DenoiseThroughHostAsync(host, call, message, Take);
+            }
+        }
+        await CallEveryTileAsync(pending => Task.WhenAll(pending.GroupBy(i => _hosts[i]).SelectMany(CallGroup)), rollBack: false, cancellationToken);
+        _stepsDenoised++;
         DisposeProposals();
         if (bands)
             _uploads = replies.Select((r, i) => r!.Bands is { } b
@@ -209,13 +238,13 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
             var call = new StepCall(jobId, epoch, step, Bands: true);
             long up = 0;
             // The tiles that delivered are past the step: a lost tile rolls every tile back to the last full exchange.
-            await CallEveryTileAsync(async i =>
+            await CallEveryTileAsync(pending => Task.WhenAll([EachTileAsync(pending, async i =>
             {
                 var part = await _tiles[i]!.DeliverAsync(call, _updates[i]!);
                 using (var cells = TensorPayloads.ToTensor(part)) exchange.Place(canvas, i, cells); // on this scheduler: one tile at a time
                 (up, _updates[i]) = (up + part.Bytes, null); // its reply is no longer needed
                 return true;
-            }, rollBack: true, cancellationToken);
+            })]), rollBack: true, cancellationToken);
             _step = step + 1;
             return (canvas, down + up);
         }
@@ -226,35 +255,62 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         }
     }
 
-    /// <summary>Calls every tile until each has answered (<paramref name="call"/> returns true; false: still working). A
-    /// timed-out call is made again (tile calls are idempotent); lost tiles are recovered (<see cref="RecoverAsync"/>).</summary>
-    private async Task CallEveryTileAsync(Func<int, Task<bool>> call, bool rollBack, CancellationToken cancellationToken)
+    /// <summary>Calls the pending tiles (<paramref name="callPending"/>: an outcome per tile) until each has answered. A
+    /// tile still working or whose call timed out is called again (tile calls are idempotent); lost tiles are recovered
+    /// (<see cref="RecoverAsync"/>).</summary>
+    private async Task CallEveryTileAsync(Func<int[], Task<Outcome[][]>> callPending, bool rollBack, CancellationToken cancellationToken)
     {
-        var answered = new bool[_tiles.Length];
         var pending = Enumerable.Range(0, _tiles.Length).ToArray();
         while (pending.Length > 0)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var outcomes = await Task.WhenAll(pending.Select(async i =>
-            {
-                try
-                {
-                    answered[i] = await call(i);
-                    return new Outcome(i, null);
-                }
-                catch (TimeoutException)
-                {
-                    return new Outcome(i, null); // unknown outcome: the same call again is idempotent
-                }
-                catch (Exception e) when (IsTileLoss(e))
-                {
-                    return new Outcome(i, e);
-                }
-            }));
+            var outcomes = (await callPending(pending)).SelectMany(o => o).ToArray();
             var lost = outcomes.Where(o => o.Error is not null).ToArray();
             if (lost.Length > 0) await RecoverAsync(lost.Select(o => o.Index).ToArray(), lost[0].Error!, rollBack, cancellationToken);
-            pending = pending.Where(i => !answered[i]).ToArray();
+            pending = outcomes.Where(o => !o.Answered).Select(o => o.Index).ToArray();
         }
+    }
+
+    /// <summary>One direct call per tile (<paramref name="call"/>: true once the tile has answered).</summary>
+    private static Task<Outcome[]> EachTileAsync(int[] tiles, Func<int, Task<bool>> call) => Task.WhenAll(tiles.Select(async i =>
+    {
+        try
+        {
+            return new Outcome(i, await call(i), null);
+        }
+        catch (TimeoutException)
+        {
+            return new Outcome(i, false, null); // unknown outcome: the same call again is idempotent
+        }
+        catch (Exception e) when (IsTileLoss(e))
+        {
+            return new Outcome(i, false, e);
+        }
+    }));
+
+    /// <summary>One message for the tiles living on <paramref name="host"/>. When the host cannot be reached, its tiles are
+    /// called directly next time (their own calls tell whether they are lost), so a host's failure never loses a tile
+    /// that is still there.</summary>
+    private async Task<Outcome[]> DenoiseThroughHostAsync(SiloAddress host, StepCall call, int[] tiles, Func<int, TileProposal?, bool> take)
+    {
+        TileStepOutcome[] outcomes;
+        try
+        {
+            var windows = _plan!.Layout.Windows;
+            outcomes = await grains.GetGrain<ITileHostGrain>(host.ToParsableString())
+                .DenoiseAsync(call, tiles.Select(i => new TileCall(windows[i].Index, _updates[i])).ToArray(), options.TileCallWait);
+        }
+        catch (Exception e) when (e is TimeoutException || IsTileLoss(e))
+        {
+            LogHostUnreachable(logger, jobId, host, tiles.Length, e.Message);
+            foreach (var i in tiles) _hosts[i] = null;
+            return tiles.Select(i => new Outcome(i, false, null)).ToArray();
+        }
+        if (outcomes.Length != tiles.Length)
+            throw new InvalidOperationException($"the tile host on {host} answered for {outcomes.Length} of {tiles.Length} tiles");
+        return tiles.Select((i, k) => outcomes[k].Lost is { } why
+            ? new Outcome(i, false, new TileLostException(why))
+            : new Outcome(i, take(i, outcomes[k].Proposal), null)).ToArray();
     }
 
     /// <summary>Re-creates <paramref name="lost"/> tiles in their state before the current step when the runtime holds it
@@ -268,7 +324,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         var rollback = rollBack || _step != _statesStep;
         LogTilesLost(logger, cause, jobId, lost.Length, _step, _statesStep);
         events.TilesLost(lost, cause, rollback ? _statesStep : null);
-        foreach (var i in lost) Locations[i] = null;
+        foreach (var i in lost) (Locations[i], _hosts[i]) = (null, null);
         if (!rollback)
         {
             foreach (var i in lost) _updates[i] = null; // re-created directly in its next state
@@ -304,8 +360,8 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     internal static bool NoTileSiloYet(Exception e) =>
         e is ArgumentException && e.Message.StartsWith("Could not find an implementation for interface", StringComparison.Ordinal);
 
-    /// <summary>One tile call's result: done or to repeat (null), or the error that lost the tile.</summary>
-    private readonly record struct Outcome(int Index, Exception? Error);
+    /// <summary>One tile call's result: answered, to repeat, or the error that lost the tile.</summary>
+    private readonly record struct Outcome(int Index, bool Answered, Exception? Error);
 
     private void DisposeProposals()
     {

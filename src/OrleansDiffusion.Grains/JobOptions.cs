@@ -21,8 +21,16 @@ public sealed class JobOptions
     /// <summary>Period of the reminder that re-activates a running job's coordinator after its silo was lost.</summary>
     public TimeSpan ResumeCheckPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>Payload bytes one tile host message carries at most each way (the tiles' updates down, their replies up):
+    /// a silo hosting hundreds of large tiles gets several messages per step, never one of gigabytes.</summary>
+    public long HostMessageBytes { get; set; } = 16 << 20;
+
     /// <summary>Jobs queued or running at once in the cluster; further submits get <c>ClusterBusyException</c>.</summary>
     public int MaxQueuedJobs { get; set; } = 64;
+
+    /// <summary>Jobs are planned for <c>odiff bench scaling</c>'s simulated denoiser, which reads only its window like a
+    /// Stable Diffusion UNet: no context bands travel, whatever model the spec names (set on the benchmark's silos only).</summary>
+    public bool PlanForSimulatedDenoiser { get; set; }
 }
 
 /// <summary>Where coordinators write finished images and job checkpoints.</summary>

@@ -36,8 +36,8 @@ public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDeta
     {
         var key = this.GetPrimaryKeyString();
         if (JobIds.Check(assignment.JobId) is { } problem) throw new InvalidJobException("job-id", problem);
-        if (key != $"{assignment.JobId}/{assignment.Epoch}/{assignment.Window.Index}")
-            throw new InvalidOperationException($"tile {key} cannot take the assignment of {assignment.JobId}/{assignment.Epoch}/{assignment.Window.Index}");
+        if (key != ITileGrain.Key(assignment.JobId, assignment.Epoch, assignment.Window.Index))
+            throw new InvalidOperationException($"tile {key} cannot take the assignment of {ITileGrain.Key(assignment.JobId, assignment.Epoch, assignment.Window.Index)}");
         if (_assignment is not null && _assignment.StartStep == assignment.StartStep && _assignment.Attempt == assignment.Attempt
             && _assignment.State is null == assignment.State is null) return;
         if (_assignment is not null) await FreeAsync(); // re-created in place: the coordinator restarts it from its synced state
@@ -128,8 +128,8 @@ public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDeta
         _proposal = outcome.Proposal;
         var index = _assignment.Window.Index;
         _lastProposal = call.Bands
-            ? new TileProposal(call, null, outcome.DenoiseSeconds, outcome.BatchSize, silo.Name, executor.Name, Upload(await job.Bands, index, outcome.Proposal))
-            : new TileProposal(call, TensorPayloads.ToPayload(outcome.Proposal), outcome.DenoiseSeconds, outcome.BatchSize, silo.Name, executor.Name);
+            ? new TileProposal(call, null, outcome.DenoiseSeconds, outcome.BatchSize, silo.Name, executor.Name, Upload(await job.Bands, index, outcome.Proposal), silo.SiloAddress)
+            : new TileProposal(call, TensorPayloads.ToPayload(outcome.Proposal), outcome.DenoiseSeconds, outcome.BatchSize, silo.Name, executor.Name, Host: silo.SiloAddress);
         return _lastProposal;
     }
 

@@ -100,11 +100,14 @@ public static class DiffusionHostingExtensions
             o.MaxQueuedJobs = options.MaxQueuedJobs;
             o.ResumeCheckPeriod = options.ResumeCheckPeriod;
             o.WorkerWaitTimeout = options.WorkerWaitTimeout;
+            o.PlanForSimulatedDenoiser = options.BenchmarkTileMilliseconds > 0;
+            o.HostMessageBytes = options.HostMessageBytes;
             o.TileCallWait = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(10).Ticks, options.ResponseTimeout.Ticks / 3));
         });
         services.AddSingleton<OutputStore>();
         services.AddSingleton<CheckpointStore>();
         services.AddPlacementDirector<AcceleratorPlacement, AcceleratorPlacementDirector>();
+        services.AddPlacementDirector<SiloPinnedPlacement, SiloPinnedPlacementDirector>();
         if (options.HostsTiles) services.AddSingleton<DeviceExecutorPool>();
         services.AddSingleton(sp => new DiffusionMetrics(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), SiloName(options),
             options.HostsTiles ? sp.GetRequiredService<DeviceExecutorPool>() : null));
@@ -114,6 +117,7 @@ public static class DiffusionHostingExtensions
             if (!options.HostsTiles)
             {
                 o.Classes.Remove(typeof(TileGrain));
+                o.Classes.Remove(typeof(TileHostGrain));
                 o.Classes.Remove(typeof(DecodeTileGrain));
             }
             if (!options.HostsCoordinators)

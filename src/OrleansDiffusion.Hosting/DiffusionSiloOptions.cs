@@ -100,12 +100,17 @@ public sealed class DiffusionSiloOptions
     public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>&gt; 0 only for <c>odiff bench scaling</c>: this silo's tiles use a simulated denoiser that sleeps this many
-    /// milliseconds per window instead of running the job's model (never set it on a silo that serves jobs).</summary>
+    /// milliseconds per window instead of running the job's model, and its coordinators plan jobs for it (no context,
+    /// like an SD UNet); never set it on a silo that serves jobs.</summary>
     public double BenchmarkTileMilliseconds { get; set; }
 
     /// <summary>How long a job waits for an accelerator silo to take its tiles (none has joined yet, or all were lost)
     /// before it fails.</summary>
     public TimeSpan WorkerWaitTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Payload bytes one step message to a worker silo's tile host carries at most each way; a silo whose tiles
+    /// need more gets several messages per step (the coordinator's setting).</summary>
+    public long HostMessageBytes { get; set; } = 16 << 20;
 
     /// <summary>Period of the reminder that resumes a job whose coordinator was lost.</summary>
     public TimeSpan ResumeCheckPeriod { get; set; } = TimeSpan.FromMinutes(1);

@@ -38,6 +38,7 @@ public sealed class DiffusionSiloOptionsValidator : IValidateOptions<DiffusionSi
         if (options.ResponseTimeout < TimeSpan.FromMilliseconds(300)) Fail("ResponseTimeout", "must be at least 0.3 s");
         if (options.ResumeCheckPeriod < TimeSpan.FromSeconds(1)) Fail("ResumeCheckPeriod", "must be at least 1 s");
         if (options.WorkerWaitTimeout < TimeSpan.FromSeconds(1)) Fail("WorkerWaitTimeout", "must be at least 1 s");
+        if (options.HostMessageBytes < 1) Fail("HostMessageBytes", "must be at least 1");
         if (options.RedisPassword is not null && string.IsNullOrWhiteSpace(options.Redis)) Fail("RedisPassword", "set without Redis");
         SiloTls.Validate(options.Tls, Fail);
         MetricsToken.Validate(options.MetricsTokenFile, Fail);

@@ -15,7 +15,7 @@ public class JobApiTests(ApiFixture fixture, ITestOutputHelper output)
     private static readonly string[] OdiffJobsJsonFields =
     [
         "job_id", "state", "step", "steps", "width", "height", "tiles", "silos", "sync", "seed", "prompt", "created_at", "seconds",
-        "denoise_seconds", "sync_seconds", "bytes_per_step", "forward_calls_per_step", "bytes_per_step_bound", "decode_seconds", "band_bytes_per_step", "seam_score", "output", "output_bytes", "error",
+        "denoise_seconds", "sync_seconds", "bytes_per_step", "forward_calls_per_step", "bytes_per_step_bound", "decode_seconds", "band_bytes_per_step", "step_calls_per_step", "seam_score", "output", "output_bytes", "error",
     ];
 
     private async Task<JsonElement> SubmitAsync(object spec)

@@ -4,12 +4,13 @@ using OrleansDiffusion.Client.Http;
 
 namespace OrleansDiffusion.Cli.Tests;
 
-/// <summary>The exchange's bound per step and the decode time appear in <c>odiff jobs/submit/watch --json</c>, in the
+/// <summary>The exchange's bound per step, the decode time and the step messages per step appear in <c>odiff jobs/submit/watch --json</c>, in the
 /// HTTP status and in <c>odiff generate --json</c> under the same names; null (status) while the job has no statistics.</summary>
 public class StatusJsonTests
 {
     private static readonly JobStatistics Statistics = new(Tiles: 4, Silos: 2, Seconds: 12.5, DenoiseSeconds: 9.25, SyncSeconds: 0.5,
-        BytesPerStep: 2_000_000, ForwardCallsPerStep: 2, BytesPerStepBound: 1_600_000, DecodeSeconds: 3.1234, BandBytesPerStep: 1_700_000);
+        BytesPerStep: 2_000_000, ForwardCallsPerStep: 2, BytesPerStepBound: 1_600_000, DecodeSeconds: 3.1234, BandBytesPerStep: 1_700_000,
+        StepCallsPerStep: 2.33333);
 
     private static JobStatus Completed() => new()
     {
@@ -25,6 +26,7 @@ public class StatusJsonTests
         Assert.Equal(1_600_000, json.GetProperty("bytes_per_step_bound").GetInt64());
         Assert.Equal(3.123, json.GetProperty("decode_seconds").GetDouble());
         Assert.Equal(1_700_000, json.GetProperty("band_bytes_per_step").GetInt64());
+        Assert.Equal(2.333, json.GetProperty("step_calls_per_step").GetDouble());
 
         var queued = JsonDocument.Parse(JobStatusOutput.ToJson(Completed() with { State = JobState.Queued, Statistics = null })).RootElement;
         Assert.Equal(JsonValueKind.Null, queued.GetProperty("bytes_per_step_bound").ValueKind);
@@ -36,7 +38,7 @@ public class StatusJsonTests
     {
         var json = JsonSerializer.SerializeToElement(JobStatusJson.From(Completed()), DiffusionJson.Options);
         var odiff = JsonDocument.Parse(JobStatusOutput.ToJson(Completed())).RootElement;
-        foreach (var key in new[] { "bytes_per_step", "bytes_per_step_bound", "decode_seconds", "band_bytes_per_step", "forward_calls_per_step" })
+        foreach (var key in new[] { "bytes_per_step", "bytes_per_step_bound", "decode_seconds", "band_bytes_per_step", "forward_calls_per_step", "step_calls_per_step" })
             Assert.Equal(odiff.GetProperty(key).GetDouble(), json.GetProperty(key).GetDouble());
     }
 
@@ -49,5 +51,6 @@ public class StatusJsonTests
         Assert.Equal(3.123, json.GetProperty("decode_seconds").GetDouble());
         Assert.Equal(2, json.GetProperty("forward_calls_per_step").GetDouble());
         Assert.Equal(1_700_000, json.GetProperty("band_bytes_per_step").GetInt64());
+        Assert.Equal(2.333, json.GetProperty("step_calls_per_step").GetDouble());
     }
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Engine;
 using OrleansDiffusion.Hosting;
@@ -23,6 +25,9 @@ public class ClientSurfaceTests
             TileWidth = plan.Layout.TileWidth, TileHeight = plan.Layout.TileHeight, Context = plan.Context, Channels = channels, TileCount = plan.Layout.Count,
         }));
         await Assert.ThrowsAsync<UnauthorizedAccessException>(() => tile.DenoiseAsync(new StepCall("forged", 1, 0), null, TimeSpan.FromSeconds(1)));
+        var silo = cluster.Silos[0].Services.GetRequiredService<ILocalSiloDetails>().SiloAddress;
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => cluster.Client.GetGrain<ITileHostGrain>(silo.ToParsableString())
+            .DenoiseAsync(new StepCall("forged", 1, 0), [new TileCall(0, null)], TimeSpan.FromSeconds(1)));
         await Assert.ThrowsAsync<UnauthorizedAccessException>(() => cluster.Client.GetGrain<IJobIndexGrain>(0).AdmitAsync("forged", DateTimeOffset.UtcNow, 1000));
         Assert.DoesNotContain(await cluster.Client.GetGrain<IJobRegistryGrain>(0).ListAsync(100), j => j.JobId == "forged");
     }

@@ -38,6 +38,9 @@ public sealed record JobStatusJson
 
     /// <summary>Bytes per step between full exchanges, when only bands travel (0: every step moved whole windows).</summary>
     public long? BandBytesPerStep { get; init; }
+
+    /// <summary>Messages the coordinator sent per step to run the tiles' steps (one per worker silo once tiles are placed).</summary>
+    public double? StepCallsPerStep { get; init; }
     public double? SeamScore { get; init; }
     public string? Output { get; init; }
     public long OutputBytes { get; init; }
@@ -81,6 +84,7 @@ public sealed record JobStatusJson
             BytesPerStepBound = s.Statistics?.BytesPerStepBound,
             DecodeSeconds = s.Statistics is { } d ? Math.Round(d.DecodeSeconds, 3) : null,
             BandBytesPerStep = s.Statistics?.BandBytesPerStep,
+            StepCallsPerStep = s.Statistics is { } c ? Math.Round(c.StepCallsPerStep, 3) : null,
             SeamScore = s.State == JobState.Completed ? Math.Round(s.SeamScore, 4) : null,
             Output = s.OutputPath,
             OutputBytes = s.OutputBytes,
