@@ -136,7 +136,7 @@ internal sealed record BenchProcess(string Name, string Role, Process Process);
 /// <summary>redis-server, a coordinator silo and worker silos on loopback, killed (with their children) on dispose.</summary>
 internal sealed class BenchCluster : IAsyncDisposable
 {
-    private readonly List<BenchProcess> _processes = [];
+    private readonly List<BenchProcess> _processes = []; // locked: a memory sampler reads it while workers are added
     private readonly Dictionary<Process, (string Log, Action Relaunch)> _silos = [];
     private int _relaunches;
     private readonly List<int> _workerHttp = [];
@@ -151,8 +151,14 @@ internal sealed class BenchCluster : IAsyncDisposable
 
     private BenchCluster(string silo, BenchClusterOptions options, TextWriter log) => (_silo, _options, _log) = (silo, options, log);
 
-    /// <summary>Every process started so far, in start order (redis, coordinator, workers).</summary>
-    public IReadOnlyList<BenchProcess> Processes => _processes;
+    /// <summary>Every process started so far, in start order (redis, coordinator, workers): a snapshot.</summary>
+    public IReadOnlyList<BenchProcess> Processes
+    {
+        get
+        {
+            lock (_processes) return [.. _processes];
+        }
+    }
 
     /// <summary>The folder with the processes' logs (and the silos' outputs).</summary>
     public string Folder => _folder;
@@ -232,7 +238,7 @@ internal sealed class BenchCluster : IAsyncDisposable
     private void StartSilo(string name, string role, int attempt, Dictionary<string, string> environment, Action relaunch)
     {
         var log = Start(name, role, "dotnet", [_silo], environment, attempt);
-        _silos[_processes[^1].Process] = (log, relaunch);
+        _silos[Processes[^1].Process] = (log, relaunch);
     }
 
     /// <summary>An SDK connection to the cluster (through Redis membership, as a user's client would connect).</summary>
@@ -326,7 +332,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (logFile) logFile.WriteLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        _processes.Add(new BenchProcess(name, role, process));
+        lock (_processes) _processes.Add(new BenchProcess(name, role, process));
         return logPath;
     }
 
@@ -335,13 +341,13 @@ internal sealed class BenchCluster : IAsyncDisposable
         var clock = Stopwatch.StartNew();
         while (!await condition())
         {
-            if (_processes.FirstOrDefault(p => p.Process.HasExited) is { } exited)
+            if (Processes.FirstOrDefault(p => p.Process.HasExited) is { } exited)
             {
                 if (_relaunches < 4 && _silos.Remove(exited.Process, out var silo) && LostPort(exited.Process, silo.Log))
                 {
                     _relaunches++;
                     _log.WriteLine($"bench: {exited.Name} lost a port to another process before binding it; starting it again");
-                    _processes.Remove(exited);
+                    lock (_processes) _processes.Remove(exited);
                     exited.Process.Dispose();
                     silo.Relaunch();
                     continue;
@@ -413,7 +419,7 @@ internal sealed class BenchCluster : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
-        foreach (var (_, _, process) in Enumerable.Reverse(_processes))
+        foreach (var (_, _, process) in Processes.Reverse())
         {
             try
             {

@@ -82,6 +82,10 @@ public sealed class DiffusionSiloOptions
     /// <summary>libtorch intra-op threads of this process; 0: the CPU quota (cgroup limit, else the processor count).</summary>
     public int IntraOpThreads { get; set; }
 
+    /// <summary>glibc's mmap threshold for this silo process (bytes; 0: glibc's dynamic default): native blocks above it,
+    /// libtorch's tensors, go back to the kernel when freed instead of staying in malloc's arenas (<see cref="GlibcHeap"/>).</summary>
+    public int MallocMmapThreshold { get; set; } = 256 << 10;
+
     /// <summary>How long a device waits for the rest of a job's tiles of a step before running the batch it has.</summary>
     public TimeSpan BatchGatherWindow { get; set; } = TimeSpan.FromMilliseconds(200);
 

@@ -39,6 +39,8 @@ public sealed class DiffusionSiloOptionsValidator : IValidateOptions<DiffusionSi
         if (options.ResumeCheckPeriod < TimeSpan.FromSeconds(1)) Fail("ResumeCheckPeriod", "must be at least 1 s");
         if (options.WorkerWaitTimeout < TimeSpan.FromSeconds(1)) Fail("WorkerWaitTimeout", "must be at least 1 s");
         if (options.HostMessageBytes < 1) Fail("HostMessageBytes", "must be at least 1");
+        // glibc caps the threshold at 32 MiB (HEAP_MAX / 2 on 64-bit) and refuses larger values.
+        if (options.MallocMmapThreshold is < 0 or > 32 << 20) Fail("MallocMmapThreshold", "must be 0 (glibc's default) or at most 33554432 bytes");
         if (options.RedisPassword is not null && string.IsNullOrWhiteSpace(options.Redis)) Fail("RedisPassword", "set without Redis");
         SiloTls.Validate(options.Tls, Fail);
         MetricsToken.Validate(options.MetricsTokenFile, Fail);

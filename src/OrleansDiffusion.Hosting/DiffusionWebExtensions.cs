@@ -24,6 +24,7 @@ public static class DiffusionWebExtensions
         // Shorter than the pod's grace period (150 s) so deactivation finishes before SIGKILL.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(120));
         Console.Error.WriteLine($"odiff silo: {OrleansDiffusion.Diffusion.TorchThreads.Configure(options.IntraOpThreads)} libtorch intra-op thread(s)");
+        Console.Error.WriteLine($"odiff silo: malloc mmap threshold {GlibcHeap.Configure(options.MallocMmapThreshold)}");
         if (options.HostsTiles)
         {
             var decode = new AcceleratorOptions { DecodeMemoryBytes = options.DecodeMemoryBytes };
