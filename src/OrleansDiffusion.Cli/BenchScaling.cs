@@ -14,8 +14,9 @@ namespace OrleansDiffusion.Cli;
 /// <c>odiff bench scaling</c>: strong scaling of one job over real silo processes on this machine. It starts a
 /// redis-server on a free loopback port, one coordinator silo and worker silos whose tiles use a simulated denoiser
 /// (<c>OrleansDiffusion__BenchmarkTileMilliseconds</c>: a fixed sleep per window, so processes do not compete for cores;
-/// the coordinator plans for it: no context bands, as for the SD UNet it stands in for), adds workers up to each count, runs the same job twice (a warm-up, then the measured run) and reports the step time,
-/// the coordinator's share and the efficiency against one worker. Everything it started is killed at the end.
+/// the coordinator plans for it: no context bands, as for the SD UNet it stands in for), adds workers up to each count,
+/// runs the same job twice (a warm-up, then the measured run) and reports the step time, the coordinator's share, the
+/// step messages per step and the efficiency against one worker. Everything it started is killed at the end.
 /// </summary>
 internal static partial class BenchCommands
 {

@@ -27,8 +27,8 @@ internal interface ITileRuntimeEvents
 /// step): one message per worker silo, whose <see cref="ITileHostGrain"/> calls the tiles living there (the first step,
 /// and a tile whose silo is not known, is called directly). Each tile call waits at most <see cref="JobOptions.TileCallWait"/>,
 /// and calls are repeated until every tile has answered, so no message has to outlive the response timeout; each call
-/// also carries the tile's synced result of the step before, so one message per silo and step moves both directions. The runtime keeps each tile's state from the last full
-/// exchange. A tile lost with its silo right after one is re-created on a surviving accelerator silo and only that step
+/// also carries the tile's synced result of the step before, so one message per silo and step moves both directions.
+/// The runtime keeps each tile's state from the last full exchange. A tile lost with its silo right after one is re-created on a surviving accelerator silo and only that step
 /// is redone (the tiles that answered return their proposal again without recomputing); a tile lost on a band-only
 /// step rolls every tile back to the last full exchange (<see cref="TileRollbackException"/>).
 /// </summary>
@@ -48,7 +48,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     private BandUpload[] _uploads = [];
     private TileUpdate?[] _updates = [];  // each tile's synced result of the step before, sent with its next call
     private SiloAddress?[] _hosts = [];   // the silo each tile last answered from: its step calls go through that silo's host
-    private long[] _replyBytes = [];      // each tile's last reply: what it will about send back through its host
+    private long[] _replyBytes = [];      // each tile's last reply: about what it sends back through its host
     private int _recoveries;
     private long _stepCalls;          // messages sent to run steps (host and direct calls)
     private int _stepsDenoised;
