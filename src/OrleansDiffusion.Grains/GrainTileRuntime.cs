@@ -28,9 +28,10 @@ internal interface ITileRuntimeEvents
 /// and a tile whose silo is not known, is called directly). Each tile call waits at most <see cref="JobOptions.TileCallWait"/>,
 /// and calls are repeated until every tile has answered, so no message has to outlive the response timeout; each call
 /// also carries the tile's synced result of the step before, so one message per silo and step moves both directions.
-/// The runtime keeps each tile's state from the last full exchange. A tile lost with its silo right after one is re-created on a surviving accelerator silo and only that step
-/// is redone (the tiles that answered return their proposal again without recomputing); a tile lost on a band-only
-/// step rolls every tile back to the last full exchange (<see cref="TileRollbackException"/>).
+/// The runtime keeps each tile's state from the last full exchange. A tile lost with its silo right after one is
+/// re-created on a surviving accelerator silo and only that step is redone (the tiles that answered return their
+/// proposal again without recomputing); a tile lost on a band-only step rolls every tile back to the last full exchange
+/// (<see cref="TileRollbackException"/>).
 /// </summary>
 /// <param name="spec">the job's spec as submitted (model by store name): every tile silo resolves and checks it itself.</param>
 /// <param name="exchange">the plan's band exchange: between full exchanges only bands move, and after a full exchange
@@ -158,7 +159,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
                 yield return DenoiseThroughHostAsync(host, call, message, Take);
             }
         }
-        await CallEveryTileAsync(pending => Task.WhenAll(pending.GroupBy(i => _hosts[i]).SelectMany(CallGroup)), rollBack: false, cancellationToken);
+        await CallEveryTileAsync(pending => pending.GroupBy(i => _hosts[i]).SelectMany(CallGroup), rollBack: false, cancellationToken);
         _stepsDenoised++;
         DisposeProposals();
         if (bands)
@@ -238,13 +239,13 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
             var call = new StepCall(jobId, epoch, step, Bands: true);
             long up = 0;
             // The tiles that delivered are past the step: a lost tile rolls every tile back to the last full exchange.
-            await CallEveryTileAsync(pending => Task.WhenAll([EachTileAsync(pending, async i =>
+            await CallEveryTileAsync(pending => [EachTileAsync(pending, async i =>
             {
                 var part = await _tiles[i]!.DeliverAsync(call, _updates[i]!);
                 using (var cells = TensorPayloads.ToTensor(part)) exchange.Place(canvas, i, cells); // on this scheduler: one tile at a time
                 (up, _updates[i]) = (up + part.Bytes, null); // its reply is no longer needed
                 return true;
-            })]), rollBack: true, cancellationToken);
+            })], rollBack: true, cancellationToken);
             _step = step + 1;
             return (canvas, down + up);
         }
@@ -255,16 +256,16 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         }
     }
 
-    /// <summary>Calls the pending tiles (<paramref name="callPending"/>: an outcome per tile) until each has answered. A
-    /// tile still working or whose call timed out is called again (tile calls are idempotent); lost tiles are recovered
-    /// (<see cref="RecoverAsync"/>).</summary>
-    private async Task CallEveryTileAsync(Func<int[], Task<Outcome[][]>> callPending, bool rollBack, CancellationToken cancellationToken)
+    /// <summary>Calls the pending tiles (<paramref name="callPending"/>: the messages to send, each answering with an
+    /// outcome per tile it carries) until each has answered. A tile still working or whose call timed out is called again
+    /// (tile calls are idempotent); lost tiles are recovered (<see cref="RecoverAsync"/>).</summary>
+    private async Task CallEveryTileAsync(Func<int[], IEnumerable<Task<Outcome[]>>> callPending, bool rollBack, CancellationToken cancellationToken)
     {
         var pending = Enumerable.Range(0, _tiles.Length).ToArray();
         while (pending.Length > 0)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var outcomes = (await callPending(pending)).SelectMany(o => o).ToArray();
+            var outcomes = (await Task.WhenAll(callPending(pending))).SelectMany(o => o).ToArray();
             var lost = outcomes.Where(o => o.Error is not null).ToArray();
             if (lost.Length > 0) await RecoverAsync(lost.Select(o => o.Index).ToArray(), lost[0].Error!, rollBack, cancellationToken);
             pending = outcomes.Where(o => !o.Answered).Select(o => o.Index).ToArray();
