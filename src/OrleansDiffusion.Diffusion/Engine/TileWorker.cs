@@ -61,13 +61,14 @@ public sealed class TileWorker : IDisposable
             return _state.narrow(1, context - halo, Window.Height + 2 * halo).narrow(2, context - halo, Window.Width + 2 * halo);
         if (context != 0) throw new InvalidOperationException($"tile keeps {context} pixels of context but the step needs {halo}");
 
+        // Mirrored (or wrapped) by index, which, unlike reflection padding, also serves a halo wider than the window.
         var layout = _plan.Layout;
-        using var batch = _state.unsqueeze(0);
         var wrapX = layout.Wrap && Window.Width == layout.CanvasWidth;
         var wrapY = layout.Wrap && Window.Height == layout.CanvasHeight;
-        using var padX = nn.functional.pad(batch, [halo, halo, 0, 0], wrapX ? TorchSharp.PaddingModes.Circular : TorchSharp.PaddingModes.Reflect);
-        using var padded = nn.functional.pad(padX, [0, 0, halo, halo], wrapY ? TorchSharp.PaddingModes.Circular : TorchSharp.PaddingModes.Reflect);
-        return padded.squeeze(0);
+        using var rows = tensor(TileLayout.AxisIndices(-halo, Window.Height + 2 * halo, Window.Height, wrapY), device: _state.device);
+        using var columns = tensor(TileLayout.AxisIndices(-halo, Window.Width + 2 * halo, Window.Width, wrapX), device: _state.device);
+        using var padRows = _state.index_select(1, rows);
+        return padRows.index_select(2, columns);
     }
 
     /// <summary>Replaces the state (window plus context) with <paramref name="next"/>, taking ownership.</summary>
