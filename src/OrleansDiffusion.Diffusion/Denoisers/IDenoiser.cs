@@ -3,10 +3,16 @@ using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Diffusion.Denoisers;
 
-/// <summary>Where in the sampling run a prediction is made.</summary>
+/// <summary>Where in the sampling run, and where on the canvas, a prediction is made.</summary>
 /// <param name="AlphaBar">ᾱ of the (variance-preserving) input.</param>
 /// <param name="Timestep">the model's timestep conditioning.</param>
-public readonly record struct DenoiseContext(int Step, int Steps, double AlphaBar, double Timestep);
+/// <param name="Origins">per window of the batch, the canvas position (row, column) of its first input pixel, halo
+/// included (negative at the top and left borders); null: every window at (0, 0).</param>
+public readonly record struct DenoiseContext(int Step, int Steps, double AlphaBar, double Timestep, IReadOnlyList<(int Y, int X)>? Origins = null)
+{
+    /// <summary>The canvas position of window <paramref name="index"/>'s first input pixel.</summary>
+    public (int Y, int X) Origin(int index) => Origins?[index] ?? (0, 0);
+}
 
 /// <summary>
 /// A model that predicts from a batch of equally sized tile windows. Local denoisers declare the halo

@@ -10,10 +10,13 @@ namespace OrleansDiffusion.Diffusion.Denoisers;
 /// matches a tap away (shifted by the step to them) where those fit it nearly as well, so coherent copies of long
 /// structures survive, and a last round <see cref="FineStep"/> pixels apart does the same between taps: the rounds a
 /// tap apart only link pixels a whole number of taps apart, so without it a canvas at ×8 would be 64 interleaved
-/// copies that never agree with their neighbours one pixel away.
+/// copies that never agree with their neighbours one pixel away. Before propagation, each canvas block of
+/// 2·<see cref="Spread"/> pixels square takes its centre's match, shifted (see <c>ExemplarDenoiser</c>), so that a
+/// block starts as one coherent copy instead of as many as it has pixels.
 /// </summary>
 /// <param name="FineStep">the step of the last propagation round, in pixels (0: none).</param>
-public readonly record struct PatchGeometry(int Size, int Dilation, int Votes = 3, int Propagation = 1, int FineStep = 0)
+/// <param name="Spread">half the side of the blocks that copy their centre's match, in pixels (0: none).</param>
+public readonly record struct PatchGeometry(int Size, int Dilation, int Votes = 3, int Propagation = 1, int FineStep = 0, int Spread = 0)
 {
     public int BlurRadius => Dilation / 2;
 
@@ -23,9 +26,9 @@ public readonly record struct PatchGeometry(int Size, int Dilation, int Votes = 
     /// <summary>Context of one pixel's vote from its own patches (what an exemplar position needs to be a patch).</summary>
     public int PatchRadius => FeatureRadius + Votes / 2 * Dilation;
 
-    /// <summary>Receptive radius: the halo a window needs to be computed exactly (features, propagation, votes).
-    /// Each propagation round looks one step further.</summary>
-    public int Radius => PatchRadius + PropagationSteps.Sum();
+    /// <summary>Receptive radius: the halo a window needs to be computed exactly (features, spread, propagation,
+    /// votes). The spread and each propagation round look that much further.</summary>
+    public int Radius => PatchRadius + Spread + PropagationSteps.Sum();
 
     /// <summary>The step of each propagation round in order, in pixels: <see cref="Propagation"/> taps, then <see cref="FineStep"/>.</summary>
     public IEnumerable<int> PropagationSteps => Enumerable.Repeat(Dilation, Propagation).Concat(FineStep > 0 ? [FineStep] : []);
@@ -50,8 +53,8 @@ public sealed record PatchSizeSchedule
 {
     public static IReadOnlyList<PatchLevel> DefaultLevels { get; } =
     [
-        new(0.2, new(7, 8, FineStep: 2), MinExemplarSide: 128),
-        new(0.45, new(7, 4, FineStep: 1)),
+        new(0.2, new(7, 8, FineStep: 2, Spread: 4), MinExemplarSide: 128),
+        new(0.45, new(7, 4, FineStep: 1, Spread: 2)),
         new(0.85, new(7, 2)),
         new(0.96, new(5, 1)),
         new(1.00, new(3, 1)),
@@ -64,8 +67,8 @@ public sealed record PatchSizeSchedule
             throw new ArgumentException("levels must end with one that covers ᾱ = 1", nameof(levels));
         if (Levels.Any(l => l.Geometry.Size % 2 == 0 || l.Geometry.Votes % 2 == 0 || l.Geometry.Dilation < 1))
             throw new ArgumentException("patch sizes and vote counts must be odd, dilations at least 1", nameof(levels));
-        if (Levels.Any(l => l.Geometry.Propagation < 0 || l.Geometry.FineStep < 0))
-            throw new ArgumentException("propagation rounds and steps must not be negative", nameof(levels));
+        if (Levels.Any(l => l.Geometry.Propagation < 0 || l.Geometry.FineStep < 0 || l.Geometry.Spread < 0))
+            throw new ArgumentException("propagation rounds, steps and spreads must not be negative", nameof(levels));
     }
 
     /// <summary>From high noise (first) to low noise (last).</summary>

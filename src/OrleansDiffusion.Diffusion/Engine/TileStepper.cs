@@ -20,6 +20,7 @@ public static class TileStepper
         var alphaBar = scheduler.AlphaBar(step);
         var context = new DenoiseContext(step, scheduler.Steps, alphaBar, scheduler.Timestep(step));
         var halo = denoiser.Halo(context);
+        context = context with { Origins = tiles.Select(t => (t.Window.Y - halo, t.Window.X - halo)).ToArray() };
         using var scope = NewDisposeScope();
 
         var batch = stack(tiles.Select(t => scheduler.ModelInput(t.Input(halo), step)).ToArray());

@@ -25,8 +25,27 @@ public class ExemplarDenoiserTests
             var halo = denoiser.Halo(context);
             var canvas = Noisy(80, alphaBar, halo, 11);
             var whole = denoiser.Predict(canvas, halo, context);
-            var window = denoiser.Predict(canvas[.., .., 30..(30 + 40 + 2 * halo), 17..(17 + 33 + 2 * halo)], halo, context);
+            // The coarse levels' blocks follow canvas coordinates: the window says where it lies (17 is no block multiple).
+            var window = denoiser.Predict(canvas[.., .., 30..(30 + 40 + 2 * halo), 17..(17 + 33 + 2 * halo)], halo, context with { Origins = [(30, 17)] });
             Assert.True((window - whole[.., .., 30..70, 17..50]).abs().max().item<float>() < 1e-4f, $"ᾱ={alphaBar}");
+        }
+    }
+
+    [Fact]
+    public void Coarse_levels_copy_matches_in_blocks_that_follow_the_canvas_and_fine_levels_ignore_the_position()
+    {
+        var denoiser = Shared.Value;
+        foreach (var (alphaBar, block) in new[] { (0.3, 4), (0.97, 0) })
+        {
+            var context = new DenoiseContext(0, 10, alphaBar, 0);
+            var halo = denoiser.Halo(context);
+            using var input = Noisy(40, alphaBar, halo, 5);
+            Tensor At(int y, int x) => denoiser.Predict(input, halo, context with { Origins = [(y, x)] });
+            using var here = At(0, 0);
+            using var blocksAway = At(block, 2 * block);
+            using var halfBlockAway = At(0, 2);
+            Assert.True(here.equal(blocksAway).all().item<bool>(), $"ᾱ={alphaBar}: moved by whole blocks");
+            Assert.Equal(block == 0, here.equal(halfBlockAway).all().item<bool>());
         }
     }
 
