@@ -41,6 +41,14 @@ public sealed record JobSpec
     [Id(9)]
     public int Overlap { get; init; } = 64;
 
+    /// <summary>The tile a front end gives a job that names none: 384, or the canvas's larger side when that is
+    /// smaller (a 256² canvas is one tile instead of a refused spec).</summary>
+    public static int DefaultTile(int width, int height) => Math.Min(384, Math.Max(width, height));
+
+    /// <summary>The overlap a front end gives a job that names none: 0 for halo sync, else 64, or half the tile
+    /// (a multiple of 8) when 64 would not fit in it.</summary>
+    public static int DefaultOverlap(int tile, SyncMode sync) => sync == SyncMode.Halo ? 0 : 64 < tile ? 64 : tile / 2 / 8 * 8;
+
     [Id(10)]
     public SyncMode Sync { get; init; } = SyncMode.Attention;
     [Id(11)]

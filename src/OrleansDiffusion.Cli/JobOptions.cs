@@ -28,8 +28,8 @@ internal sealed class JobOptions(ModelReference model)
     public Option<int> Height { get; } = CliOption.Int("--height", "Canvas height in pixels (multiple of 8).", Defaults.Height);
     public Option<int> Steps { get; } = CliOption.Int("--steps", "Denoising steps.", Defaults.Steps);
     public Option<long> Seed { get; } = CliOption.Long("--seed", "Seed of the noise field; the same seed gives the same image whatever the tiling.", Defaults.Seed);
-    public Option<int> Tile { get; } = CliOption.Int("--tile", "Tile (window) size in pixels, at most the canvas's larger side.", Defaults.Tile);
-    public Option<int?> Overlap { get; } = CliOption.OptionalInt("--overlap", $"Overlap between neighbouring tiles (default {Defaults.Overlap}; 0 with --sync halo).");
+    public Option<int?> Tile { get; } = CliOption.OptionalInt("--tile", $"Tile (window) size in pixels, at most the canvas's larger side (default {Defaults.Tile}, or that side when smaller).");
+    public Option<int?> Overlap { get; } = CliOption.OptionalInt("--overlap", $"Overlap between neighbouring tiles (default {Defaults.Overlap}, half the tile when 64 would not fit; 0 with --sync halo).");
     public Option<SyncMode?> Sync { get; } = CliOption.Enum<SyncMode>("--sync", $"How tiles are kept in agreement between steps (default: {CliOption.Spelling(Defaults.Sync)}).");
     public Option<SchedulerKind?> Scheduler { get; } = CliOption.Enum<SchedulerKind>("--scheduler", "Sampler (default: the one a --model folder names, else ddim).");
     public Option<double> Eta { get; } = CliOption.Double("--eta", "DDIM eta (0 deterministic .. 1 stochastic; noise from the shared field).", 0);
@@ -51,6 +51,7 @@ internal sealed class JobOptions(ModelReference model)
     {
         var sync = parsed.GetValue(Sync) ?? Defaults.Sync;
         var modelValue = parsed.GetValue(Model);
+        var tile = parsed.GetValue(Tile) ?? JobSpec.DefaultTile(parsed.GetValue(Width), parsed.GetValue(Height));
         return new JobSpec
         {
             Prompt = parsed.GetValue(Prompt) ?? "",
@@ -61,8 +62,8 @@ internal sealed class JobOptions(ModelReference model)
             Height = parsed.GetValue(Height),
             Steps = parsed.GetValue(Steps),
             Seed = parsed.GetValue(Seed),
-            Tile = parsed.GetValue(Tile),
-            Overlap = parsed.GetValue(Overlap) ?? (sync == SyncMode.Halo ? 0 : Defaults.Overlap),
+            Tile = tile,
+            Overlap = parsed.GetValue(Overlap) ?? JobSpec.DefaultOverlap(tile, sync),
             Sync = sync,
             Scheduler = parsed.GetValue(Scheduler) ?? (model == ModelReference.LocalFolder && modelValue is not null && Directory.Exists(modelValue)
                 ? Diffusion.StableDiffusion.SchedulerConfigReader.DefaultFor(modelValue)

@@ -46,6 +46,15 @@ public class JobApiTests(ApiFixture fixture, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_spec_without_tile_or_overlap_gets_a_tile_that_fits_the_canvas()
+    {
+        var status = await SubmitAsync(new Dictionary<string, object> { ["prompt"] = "clouds", ["width"] = 64, ["height"] = 64, ["steps"] = 1, ["seed"] = 109 });
+        Assert.Equal(64, status.GetProperty("spec").GetProperty("tile").GetInt32());
+        Assert.Equal(32, status.GetProperty("spec").GetProperty("overlap").GetInt32());
+        Assert.Equal(JobState.Completed, (await fixture.WaitAsync(status.GetProperty("job_id").GetString()!)).State);
+    }
+
+    [Fact]
     public async Task Events_come_in_step_order_with_preview_and_tiles_and_end_with_the_final_state()
     {
         var clock = Stopwatch.StartNew();

@@ -23,6 +23,19 @@ public class CliContractTests
     }
 
     [Fact]
+    public async Task A_canvas_smaller_than_the_default_tile_runs_as_one_tile_when_no_tile_is_given()
+    {
+        using var directory = new TempDirectory();
+        var result = await OdiffProcess.RunAsync(directory.Path, "generate", "--json", "--width", "64", "--height", "48", "--steps", "1", "--out", "small.png");
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var json = JsonDocument.Parse(result.Stdout.Trim()).RootElement;
+        Assert.Equal(1, json.GetProperty("tiles").GetInt32());
+        Assert.Equal(64, json.GetProperty("tile").GetInt32());
+        Assert.Equal(32, json.GetProperty("overlap").GetInt32()); // 64 does not fit in the tile: half of it
+    }
+
+    [Fact]
     public async Task Help_lists_enum_values_in_the_spellings_the_parser_accepts()
     {
         using var directory = new TempDirectory();

@@ -35,7 +35,7 @@ internal sealed class Txt2ImgRequest
         var fields = new FieldReader(request.Errors);
         var spec = request.Spec;
         var karras = false;
-        var overlapGiven = false;
+        var (tileGiven, overlapGiven) = (false, false);
         foreach (var p in body.EnumerateObject())
         {
             var v = p.Value;
@@ -62,7 +62,10 @@ internal sealed class Txt2ImgRequest
                 case "batch_size" or "n_iter":
                     if (fields.Int(p.Name, v) is { } n && n != 1) request.Errors.Add(new(p.Name, "only 1 is supported (one image per request)"));
                     break;
-                case "tile": spec = spec with { Tile = fields.Int(p.Name, v) ?? spec.Tile }; break;
+                case "tile":
+                    tileGiven = true;
+                    spec = spec with { Tile = fields.Int(p.Name, v) ?? spec.Tile };
+                    break;
                 case "overlap":
                     overlapGiven = true;
                     spec = spec with { Overlap = fields.Int(p.Name, v) ?? spec.Overlap };
@@ -94,7 +97,8 @@ internal sealed class Txt2ImgRequest
                 request.Errors.Add(new("sampler_name", $"'{request.SamplerName}' is not supported: use DDIM, Euler or Euler Karras"));
                 break;
         }
-        if (!overlapGiven && spec.Sync == SyncMode.Halo) spec = spec with { Overlap = 0 };
+        if (!tileGiven) spec = spec with { Tile = JobSpec.DefaultTile(spec.Width, spec.Height) };
+        if (!overlapGiven) spec = spec with { Overlap = JobSpec.DefaultOverlap(spec.Tile, spec.Sync) };
         request.Spec = spec;
         if (request.Errors.Count == 0)
             request.Errors.AddRange(JobSpecValidator.ValidateForCluster(spec).Select(e => e with { Field = A1111Name(e.Field) }));

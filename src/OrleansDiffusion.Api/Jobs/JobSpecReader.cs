@@ -19,7 +19,7 @@ internal static class JobSpecReader
         var fields = new FieldReader(errors);
         string? exemplarName = null;
         byte[]? exemplarPng = null;
-        var overlapGiven = false;
+        var (tileGiven, overlapGiven) = (false, false);
         foreach (var property in body.EnumerateObject())
         {
             var v = property.Value;
@@ -31,7 +31,10 @@ internal static class JobSpecReader
                 case "height": spec = spec with { Height = fields.Int(property.Name, v) ?? spec.Height }; break;
                 case "steps": spec = spec with { Steps = fields.Int(property.Name, v) ?? spec.Steps }; break;
                 case "seed": spec = spec with { Seed = fields.Long(property.Name, v) ?? spec.Seed }; break;
-                case "tile": spec = spec with { Tile = fields.Int(property.Name, v) ?? spec.Tile }; break;
+                case "tile":
+                    tileGiven = true;
+                    spec = spec with { Tile = fields.Int(property.Name, v) ?? spec.Tile };
+                    break;
                 case "overlap":
                     overlapGiven = true;
                     spec = spec with { Overlap = fields.Int(property.Name, v) ?? spec.Overlap };
@@ -48,8 +51,9 @@ internal static class JobSpecReader
                 default: errors.Add(new(property.Name, "is not a field of a job spec")); break;
             }
         }
-        // As on the command line: the overlap defaults to 0 for halo sync.
-        if (!overlapGiven && spec.Sync == SyncMode.Halo) spec = spec with { Overlap = 0 };
+        // As on the command line: the tile fits the canvas, the overlap the tile (0 for halo sync).
+        if (!tileGiven) spec = spec with { Tile = JobSpec.DefaultTile(spec.Width, spec.Height) };
+        if (!overlapGiven) spec = spec with { Overlap = JobSpec.DefaultOverlap(spec.Tile, spec.Sync) };
         if (exemplarPng is not null) spec = spec with { Exemplar = new ExemplarImage(exemplarName ?? "exemplar.png", exemplarPng) };
         else if (exemplarName is not null) errors.Add(new("exemplar_name", "needs exemplar_png"));
         if (errors.Count == 0) errors.AddRange(JobSpecValidator.ValidateForCluster(spec).Select(e => e with { Field = WireName(e.Field) }));
