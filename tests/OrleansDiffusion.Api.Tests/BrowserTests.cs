@@ -76,8 +76,8 @@ public sealed class BrowserTests(ApiFixture fixture, ITestOutputHelper output) :
         var js = (IJavaScriptExecutor)driver;
         driver.Navigate().GoToUrl(new Uri(fixture.Http.BaseAddress!, "ui/"));
 
-        // Without a key the submit is refused and the page says so.
-        Submit(driver, width: 128, height: 96, tile: 64);
+        // Without a key the submit is refused and the page says so. Tile and overlap left empty: the server picks them.
+        Submit(driver, width: 128, height: 96, tile: null);
         Until(driver, "the refusal to show", d => d.FindElement(By.Id("submit-error")).Text.Contains("Unauthorized", StringComparison.Ordinal));
         Assert.Empty(driver.FindElements(By.CssSelector("#jobs tbody tr")));
 
@@ -103,7 +103,7 @@ public sealed class BrowserTests(ApiFixture fixture, ITestOutputHelper output) :
     }
 
     /// <summary>Fills the page's form (terrain, gaussian, 4 steps) and presses Generate.</summary>
-    private static void Submit(IWebDriver driver, int width, int height, int tile)
+    private static void Submit(IWebDriver driver, int width, int height, int? tile)
     {
         void Set(string id, string value)
         {
@@ -114,8 +114,11 @@ public sealed class BrowserTests(ApiFixture fixture, ITestOutputHelper output) :
         Set("prompt", "terrain");
         Set("width", width.ToString(CultureInfo.InvariantCulture));
         Set("height", height.ToString(CultureInfo.InvariantCulture));
-        Set("tile", tile.ToString(CultureInfo.InvariantCulture));
-        Set("overlap", "32");
+        if (tile is { } side)
+        {
+            Set("tile", side.ToString(CultureInfo.InvariantCulture));
+            Set("overlap", "32");
+        }
         Set("steps", "4");
         Set("seed", "42");
         driver.FindElement(By.XPath("//select[@id='sync']/option[text()='gaussian']")).Click();

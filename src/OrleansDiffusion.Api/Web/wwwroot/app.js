@@ -32,9 +32,11 @@ $("submit-form").addEventListener("submit", async (event) => {
   const spec = {
     prompt: $("prompt").value,
     width: Number($("width").value), height: Number($("height").value),
-    tile: Number($("tile").value), overlap: Number($("overlap").value),
     sync: $("sync").value, steps: Number($("steps").value), seed: Number($("seed").value),
   };
+  // Left empty, the server picks a tile that fits the canvas and an overlap that fits the tile.
+  if ($("tile").value) spec.tile = Number($("tile").value);
+  if ($("overlap").value) spec.overlap = Number($("overlap").value);
   if ($("model").value) spec.model = $("model").value;
   try {
     const status = await api("POST", "/v1/jobs", spec);
