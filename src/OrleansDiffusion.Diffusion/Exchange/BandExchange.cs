@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Imaging;
@@ -208,58 +209,104 @@ public sealed class BandExchange
         var byTile = new BandUpload[layout.Count];
         foreach (var upload in uploads) byTile[upload.Tile] = upload;
         if (byTile.Any(u => u is null)) throw new ArgumentException($"expected one upload from each of the {layout.Count} tiles", nameof(uploads));
-        var channels = byTile[0].Bands.shape[0];
+        var channels = (int)byTile[0].Bands.size(0);
         if (!Exchanges)
-            return byTile.Select(u => Detach(new BandReply(u.Tile, zeros(channels, 0L), zeros(channels, 0L), null))).ToArray();
+            return byTile.Select(u => Detach(new BandReply(u.Tile, zeros((long)channels, 0L), zeros((long)channels, 0L), null))).ToArray();
 
-        // The sync's formulas on the band cells alone, reading every upload in place.
+        // The sync's formulas on the band cells alone, reading every upload in place (sizes, not shapes: a tensor's shape
+        // costs microseconds, and this runs for every tile).
         var tables = _coordinator.Value;
         var slots = new Tensor[layout.Count];
         for (var slot = 0; slot < slots.Length; slot++)
         {
             var upload = byTile[geometry.GridToTile[slot]];
             var expected = tables.BandOffsets[slot + 1] - tables.BandOffsets[slot];
-            if (upload.Bands.shape.Length != 2 || upload.Bands.shape[0] != channels || upload.Bands.shape[1] != expected)
+            if (upload.Bands.dim() != 2 || upload.Bands.size(0) != channels || upload.Bands.size(1) != expected)
                 throw new ArgumentException($"tile {upload.Tile} sent bands [{string.Join(", ", upload.Bands.shape)}], expected [{channels}, {expected}]", nameof(uploads));
             slots[slot] = SyncKernels.Cpu(upload.Bands);
         }
-        var bands = new BandSlots(slots, (int)channels);
+        var bands = new BandSlots(slots, channels);
         var width = layout.TileWidth;
-        float[] values;
-        Tensor? scale = null, shift = null;
-        switch (Sync)
+        (float[] Scale, float[] Shift)? tone = null;
+        var values = ArrayPool<float>.Shared.Rent((channels + 1) * tables.Canvas.Count);   // pooled: fresh each step, a buffer this size faults in page by page
+        try
         {
-            case AttentionSync attention:
-                var ordered = geometry.GridToTile.Select(t => byTile[t]).ToArray();
-                var means = stack(ordered.Select(u => u.Statistics![0]).ToArray());
-                var spreads = stack(ordered.Select(u => u.Statistics![1]).ToArray());
-                var tone = attention.Tone(geometry, step, steps, means, spreads);
-                ToneValues? toneValues = null;
-                if (tone is var (s, b))
-                {
-                    (scale, shift) = (s, b);
-                    toneValues = new ToneValues((int)channels, Floats(means), Floats(s), Floats(b));
-                }
-                values = attention.UsesTokens
-                    ? BandKernels.Attention(tables.Canvas, geometry, bands, SyncKernels.Cpu(stack(ordered.Select(u => u.Pooled!).ToArray(), 1)), toneValues,
-                        tables.Totals, tables.BandOffsets, attention.Options.ContentStrength)
-                    : BandKernels.Mean(tables.Canvas, bands, toneValues, geometry.GaussianValues, tables.Totals, width);
-                break;
-            default:
-                values = BandKernels.Mean(tables.Canvas, bands, null, Sync.Mode == SyncMode.Gaussian ? geometry.GaussianValues : null, tables.Totals, width);
-                break;
-        }
+            var result = values.AsSpan(0, channels * tables.Canvas.Count);
+            switch (Sync)
+            {
+                case AttentionSync attention:
+                    var ordered = geometry.GridToTile.Select(t => byTile[t]).ToArray();
+                    var (means, spreads) = UploadedStatistics(ordered, channels);
+                    tone = attention.Tone(geometry, step, steps, means, spreads, channels);
+                    var toneValues = tone is var (s, b) ? new ToneValues(channels, means, s, b) : null;
+                    if (attention.UsesTokens)
+                    {
+                        var cells = attention.TokenCells(layout.TileHeight, layout.TileWidth);
+                        var (rows, columns) = ((int)cells[0], (int)cells[1]);
+                        BandKernels.Attention(tables.Canvas, geometry, bands, UploadedCells(ordered, channels, rows * columns), rows, columns, toneValues,
+                            tables.Totals, tables.BandOffsets, attention.Options.ContentStrength, values.AsSpan(0, (channels + 1) * tables.Canvas.Count));
+                    }
+                    else BandKernels.Mean(tables.Canvas, bands, toneValues, geometry.GaussianValues, tables.Totals, width, result);
+                    break;
+                default:
+                    BandKernels.Mean(tables.Canvas, bands, null, Sync.Mode == SyncMode.Gaussian ? geometry.GaussianValues : null, tables.Totals, width, result);
+                    break;
+            }
 
-        var replies = new BandReply[layout.Count];
-        for (var t = 0; t < layout.Count; t++)
-        {
-            var shared = tables.Gather(values, tables.Shared[t], (int)channels);
-            var context = tables.Gather(values, tables.Context[t], (int)channels);
-            var slot = geometry.TileToGrid[t];
-            var toneOf = scale is null ? null : stack([scale[slot], shift![slot]]);
-            replies[t] = Detach(new BandReply(t, shared, context, toneOf));
+            var replies = new BandReply[layout.Count];
+            for (var t = 0; t < layout.Count; t++)
+            {
+                var shared = tables.Gather(result, tables.Shared[t], channels);
+                var context = tables.Gather(result, tables.Context[t], channels);
+                var toneOf = tone is var (scale, shift) ? ToneOf(scale, shift, geometry.TileToGrid[t], channels) : null;
+                replies[t] = Detach(new BandReply(t, shared, context, toneOf));
+            }
+            return replies;
         }
-        return replies;
+        finally
+        {
+            ArrayPool<float>.Shared.Return(values);
+        }
+    }
+
+    /// <summary>Every slot's uploaded mean and spread ([T·C] each, grid order).</summary>
+    private static (float[] Means, float[] Spreads) UploadedStatistics(BandUpload[] ordered, int channels)
+    {
+        var (means, spreads) = (new float[ordered.Length * channels], new float[ordered.Length * channels]);
+        for (var slot = 0; slot < ordered.Length; slot++)
+        {
+            var statistics = SyncKernels.Floats(SyncKernels.Cpu(ordered[slot].Statistics!));
+            if (statistics.Length != 2 * channels)
+                throw new ArgumentException($"tile {ordered[slot].Tile} sent {statistics.Length} statistics, expected {2 * channels}", nameof(ordered));
+            statistics[..channels].CopyTo(means.AsSpan(slot * channels));
+            statistics[channels..].CopyTo(spreads.AsSpan(slot * channels));
+        }
+        return (means, spreads);
+    }
+
+    /// <summary>Every slot's uploaded token cells as [C, T, rows·columns] floats (what the token spread reads).</summary>
+    private static float[] UploadedCells(BandUpload[] ordered, int channels, int cellCount)
+    {
+        var cells = new float[channels * ordered.Length * cellCount];
+        for (var slot = 0; slot < ordered.Length; slot++)
+        {
+            var pooled = SyncKernels.Floats(SyncKernels.Cpu(ordered[slot].Pooled!));
+            if (pooled.Length != channels * cellCount)
+                throw new ArgumentException($"tile {ordered[slot].Tile} sent {pooled.Length} token values, expected {channels * cellCount}", nameof(ordered));
+            for (var c = 0; c < channels; c++)
+                pooled.Slice(c * cellCount, cellCount).CopyTo(cells.AsSpan((c * ordered.Length + slot) * cellCount));
+        }
+        return cells;
+    }
+
+    /// <summary>[2, C]: grid slot <paramref name="slot"/>'s tone scale and shift.</summary>
+    private static Tensor ToneOf(float[] scale, float[] shift, int slot, int channels)
+    {
+        var tone = empty(2, channels);
+        var values = SyncKernels.Floats(tone);
+        scale.AsSpan(slot * channels, channels).CopyTo(values);
+        shift.AsSpan(slot * channels, channels).CopyTo(values[channels..]);
+        return tone;
     }
 
     /// <summary>Coordinator side, after a full-window sync: the replies that rebuild its updates on the tiles (their values
@@ -349,8 +396,6 @@ public sealed class BandExchange
         return SyncGeometry.Index(state).DetachFromDisposeScope();
     })).Value;
 
-    private static float[] Floats(Tensor tensor) => SyncKernels.Floats(SyncKernels.Cpu(tensor)).ToArray();
-
     /// <summary>The coordinator's side of the exchange: the band canvas, each tile's reply cells in it, the weight totals
     /// the sync mode divides by and where each slot's uploads start in a buffer laid out like all uploads.</summary>
     private sealed class CoordinatorTables
@@ -381,12 +426,12 @@ public sealed class BandExchange
         public int[] BandOffsets { get; }
 
         /// <summary>[C, n] the synced values [C × cells] at <paramref name="cells"/>.</summary>
-        public Tensor Gather(float[] values, CopyRuns cells, int channels)
+        public Tensor Gather(ReadOnlySpan<float> values, CopyRuns cells, int channels)
         {
             var result = empty(channels, cells.Count);
             var target = SyncKernels.Floats(result);
             for (var c = 0; c < channels; c++)
-                cells.Copy(values.AsSpan(c * Canvas.Count, Canvas.Count), target.Slice(c * cells.Count, cells.Count));
+                cells.Copy(values.Slice(c * Canvas.Count, Canvas.Count), target.Slice(c * cells.Count, cells.Count));
             return result;
         }
     }

@@ -13,7 +13,7 @@ internal sealed class BandSlots(Tensor[] bands, int channels)
     /// <summary>The floats of <paramref name="slot"/>'s upload: channel c's values start at c·<paramref name="count"/>.</summary>
     public ReadOnlySpan<float> Of(int slot, out int count)
     {
-        count = (int)bands[slot].shape[1];
+        count = (int)bands[slot].size(1);
         return SyncKernels.Floats(bands[slot]);
     }
 }
@@ -75,64 +75,68 @@ internal static class BandKernels
         return totals;
     }
 
-    /// <summary>[C × cells] Σ w·v / Σ w with w = 1 or the window Gaussian (<paramref name="totals"/> its sums), v toned
-    /// where <paramref name="tone"/> is given.</summary>
-    public static float[] Mean(BandCanvas canvas, BandSlots bands, ToneValues? tone, float[]? gaussian, float[] totals, int width)
+    /// <summary><paramref name="values"/> [C × cells] = Σ w·v / Σ w with w = 1 or the window Gaussian (<paramref name="totals"/>
+    /// its sums), v toned where <paramref name="tone"/> is given.</summary>
+    public static void Mean(BandCanvas canvas, BandSlots bands, ToneValues? tone, float[]? gaussian, float[] totals, int width, Span<float> values)
     {
-        var values = new float[bands.Channels * canvas.Count];
+        values.Clear();
         var source = new MeanRows(bands, tone, gaussian, width);
         Accumulate(canvas, ref source, values);
-        for (var c = 0; c < bands.Channels; c++) SyncKernels.Divide(values.AsSpan(c * canvas.Count, canvas.Count), totals);
-        return values;
+        for (var c = 0; c < bands.Channels; c++) SyncKernels.Divide(values.Slice(c * canvas.Count, canvas.Count), totals);
     }
 
-    /// <summary>[C × cells] attention's content-weighted consensus (<see cref="CanvasKernels.Attention"/>) on the band
-    /// cells: tokens from the pooled cells [C, T, rows, columns], Q, d, V and the weights as there.</summary>
+    /// <summary>Attention's content-weighted consensus (<see cref="CanvasKernels.Attention"/>) on the band cells: tokens from
+    /// the pooled cells [C, T, rows, columns], Q, d, V and the weights as there. <paramref name="sums"/> [(C + 1) × cells]
+    /// holds the result in its first C planes (the last is scratch). Scratch comes from the shared pool: fresh each step,
+    /// buffers this size cost about as much in page faults as the arithmetic.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float[] Attention(BandCanvas canvas, SyncGeometry geometry, BandSlots bands, Tensor pooled, ToneValues? tone, float[] gaussianTotals,
-        int[] bandOffsets, double lambda)
+    public static void Attention(BandCanvas canvas, SyncGeometry geometry, BandSlots bands, ReadOnlySpan<float> pooled, int rows, int columns, ToneValues? tone,
+        float[] gaussianTotals, int[] bandOffsets, double lambda, Span<float> sums)
     {
         var layout = geometry.Layout;
         var (channels, count, cells) = (bands.Channels, layout.Count, canvas.Count);
         var (height, width) = (layout.TileHeight, layout.TileWidth);
-        var (rows, columns) = ((int)pooled.shape[2], (int)pooled.shape[3]);
         var gaussian = geometry.GaussianValues;
         var acrossBuffer = ArrayPool<float>.Shared.Rent(count * channels * rows * width);
+        var distanceBuffer = ArrayPool<float>.Shared.Rent(bandOffsets[^1]);
+        var disagreementBuffer = ArrayPool<float>.Shared.Rent(cells);
         try
         {
-            var tokens = CanvasKernels.TokenSource.Spread(SyncKernels.Floats(pooled), count, height, width, rows, columns, tone, acrossBuffer);
+            var tokens = CanvasKernels.TokenSource.Spread(pooled, count, height, width, rows, columns, tone, acrossBuffer);
 
             // Q at the band cells.
-            var sums = new float[(channels + 1) * cells];
+            sums.Clear();
             var consensus = new ConsensusRows(tokens, gaussian, width);
             Accumulate(canvas, ref consensus, sums);
-            for (var c = 0; c < channels; c++) SyncKernels.Divide(sums.AsSpan(c * cells, cells), gaussianTotals);
+            for (var c = 0; c < channels; c++) SyncKernels.Divide(sums.Slice(c * cells, cells), gaussianTotals);
 
             // d per sent window cell (laid out like the uploads), V per band cell.
-            var distances = new float[bandOffsets[^1]];
-            var disagreement = new float[cells];
+            var distances = distanceBuffer.AsSpan(0, bandOffsets[^1]);
+            var disagreement = disagreementBuffer.AsSpan(0, cells);
+            disagreement.Clear();
             var scratch = new float[width];
-            var distance = new DistanceRows(tokens, sums.AsSpan(0, channels * cells), cells, distances, bandOffsets, gaussian, width, scratch);
+            var distance = new DistanceRows(tokens, sums[..(channels * cells)], cells, distances, bandOffsets, gaussian, width, scratch);
             Accumulate(canvas, ref distance, disagreement);
             SyncKernels.Divide(disagreement, gaussianTotals);
 
             // Logits in place of d, then their exponentials.
             var lambdaValue = (float)lambda;
             foreach (var run in canvas.Runs)
-                CanvasKernels.Logit(distances.AsSpan(bandOffsets[run.Slot] + run.Band, run.Length), disagreement.AsSpan(run.Cell, run.Length), lambdaValue);
+                CanvasKernels.Logit(distances.Slice(bandOffsets[run.Slot] + run.Band, run.Length), disagreement.Slice(run.Cell, run.Length), lambdaValue);
             SyncKernels.Exp(distances);
 
             // Σ w·v and Σ w, then the weighted mean.
-            Array.Clear(sums);
+            sums.Clear();
             var weighted = new WeightedRows(bands, tone, gaussian, distances, bandOffsets, width);
             Accumulate(canvas, ref weighted, sums);
-            var total = sums.AsSpan(channels * cells, cells);
-            for (var c = 0; c < channels; c++) SyncKernels.Divide(sums.AsSpan(c * cells, cells), total);
-            return sums;
+            var total = sums.Slice(channels * cells, cells);
+            for (var c = 0; c < channels; c++) SyncKernels.Divide(sums.Slice(c * cells, cells), total);
         }
         finally
         {
             ArrayPool<float>.Shared.Return(acrossBuffer);
+            ArrayPool<float>.Shared.Return(distanceBuffer);
+            ArrayPool<float>.Shared.Return(disagreementBuffer);
         }
     }
 

@@ -185,26 +185,33 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
 
     /// <summary>Requirement (d): per tile and channel, the scale and shift that pull each tile's mean and spread toward the
     /// attention-weighted mix of all tiles' ([T, C] each); null when the pull has decayed to zero (or one tile).
-    /// The attention between tiles i and j is softmax_j(b_ij − λ·‖m_i − m_j‖² / (2·mean‖m_i − m_j‖²)), b the spatial bias.
-    /// The [T, T] weights are built row by row (one tile's row of logits, softmax, weighted sums) in plain loops: O(T²·C)
-    /// arithmetic and no [T, T, C] intermediates.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// See <see cref="Tone(SyncGeometry, int, int, float[], float[], int)"/>.</summary>
     internal (Tensor Scale, Tensor Shift)? Tone(SyncGeometry geometry, int step, int steps, Tensor means, Tensor spreads)
+    {
+        var (count, channels) = ((int)means.shape[0], (int)means.shape[1]);
+        return Tone(geometry, step, steps, Values(means), Values(spreads), channels) is var (scale, shift)
+            ? (tensor(scale, [count, channels]), tensor(shift, [count, channels]))
+            : null;
+    }
+
+    /// <summary><see cref="Tone(SyncGeometry, int, int, Tensor, Tensor)"/> on floats ([T·C] each, grid order), for callers that
+    /// read every tile's statistics without tensor ops. The attention between tiles i and j is
+    /// softmax_j(b_ij − λ·‖m_i − m_j‖² / (2·mean‖m_i − m_j‖²)), b the spatial bias. The [T, T] weights are built row by row
+    /// (one tile's row of logits, softmax, weighted sums) in plain loops: O(T²·C) arithmetic and no [T, T, C] intermediates.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal (float[] Scale, float[] Shift)? Tone(SyncGeometry geometry, int step, int steps, float[] meanValues, float[] spreadValues, int channels)
     {
         var strength = steps <= 1 ? 0 : _options.ToneStrength * Math.Pow(1 - (double)step / (steps - 1), 2);
         if (strength <= 0 || geometry.Layout.Count < 2) return null;
-        var (count, channels) = ((int)means.shape[0], (int)means.shape[1]);
-        var meanValues = Values(means);
-        var spreadValues = Values(spreads);
-        // Channel-major copies: row i's loops run over j.
+        var count = meanValues.Length / channels;
+        // Channel-major copies (spreads floored): row i's loops run over j.
         var byChannel = new float[channels * count];
         var spreadByChannel = new float[channels * count];
         for (var t = 0; t < count; t++)
             for (var c = 0; c < channels; c++)
             {
-                spreadValues[t * channels + c] = Math.Max(spreadValues[t * channels + c], 1e-6f);
                 byChannel[c * count + t] = meanValues[t * channels + c];
-                spreadByChannel[c * count + t] = spreadValues[t * channels + c];
+                spreadByChannel[c * count + t] = Math.Max(spreadValues[t * channels + c], 1e-6f);
             }
         var weights = new float[count * count];
         double total = 0;
@@ -228,11 +235,11 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
                 var k = i * channels + c;
                 var targetMean = Dot(row, byChannel.AsSpan(c * count, count));
                 var targetSpread = Dot(row, spreadByChannel.AsSpan(c * count, count));
-                scale[k] = (float)(1 + strength * (targetSpread / spreadValues[k] - 1));
+                scale[k] = (float)(1 + strength * (targetSpread / spreadByChannel[c * count + i] - 1));
                 shift[k] = (float)(strength * (targetMean - meanValues[k]));
             }
         }
-        return (tensor(scale, [count, channels]), tensor(shift, [count, channels]));
+        return (scale, shift);
     }
 
     /// <summary>target = (values − x)², or += it.</summary>
