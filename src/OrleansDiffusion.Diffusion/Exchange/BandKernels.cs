@@ -114,20 +114,13 @@ internal static class BandKernels
             var distances = distanceBuffer.AsSpan(0, bandOffsets[^1]);
             var disagreement = disagreementBuffer.AsSpan(0, cells);
             disagreement.Clear();
-            var scratch = new float[width];
-            var distance = new DistanceRows(tokens, sums[..(channels * cells)], cells, distances, bandOffsets, gaussian, width, scratch);
+            var distance = new DistanceRows(tokens, sums[..(channels * cells)], cells, distances, bandOffsets, gaussian, width);
             Accumulate(canvas, ref distance, disagreement);
             SyncKernels.Divide(disagreement, gaussianTotals);
 
-            // Logits in place of d, then their exponentials.
-            var lambdaValue = (float)lambda;
-            foreach (var run in canvas.Runs)
-                CanvasKernels.Logit(distances.Slice(bandOffsets[run.Slot] + run.Band, run.Length), disagreement.Slice(run.Cell, run.Length), lambdaValue);
-            SyncKernels.Exp(distances);
-
-            // Σ w·v and Σ w, then the weighted mean.
+            // Σ w·v and Σ w (w from d and V as each run is added), then the weighted mean.
             sums.Clear();
-            var weighted = new WeightedRows(bands, tone, gaussian, distances, bandOffsets, width);
+            var weighted = new WeightedRows(bands, tone, gaussian, distances, disagreement, (float)lambda, bandOffsets, width);
             Accumulate(canvas, ref weighted, sums);
             var total = sums.Slice(channels * cells, cells);
             for (var c = 0; c < channels; c++) SyncKernels.Divide(sums.Slice(c * cells, cells), total);
@@ -190,7 +183,7 @@ internal static class BandKernels
 
     /// <summary>d = Σ_c (Q − t)², stored per sent window cell; contributes g·d (the disagreement numerator).</summary>
     private readonly ref struct DistanceRows(CanvasKernels.TokenSource tokens, ReadOnlySpan<float> consensus, int cells, Span<float> distances,
-        int[] bandOffsets, float[] gaussian, int width, float[] scratch) : IBandRows
+        int[] bandOffsets, float[] gaussian, int width) : IBandRows
     {
         private readonly CanvasKernels.TokenSource _tokens = tokens;
         private readonly ReadOnlySpan<float> _consensus = consensus;
@@ -202,20 +195,19 @@ internal static class BandKernels
         public void AddTo(in BandRun run, Span<float> target, int cell, int plane)
         {
             var distance = _distances.Slice(bandOffsets[run.Slot] + run.Band, run.Length);
-            var token = scratch.AsSpan(0, run.Length);
             for (var c = 0; c < _tokens.Channels; c++)
-            {
-                _tokens.Row(run.Slot, c, run.Y, default, token, run.X);
-                SyncKernels.SquaredDifference(_consensus.Slice(c * cells + run.Cell, run.Length), token, distance, first: c == 0);
-            }
+                _tokens.AddSquaredDistance(run.Slot, c, run.Y, _consensus.Slice(c * cells + run.Cell, run.Length), distance, run.X);
             SyncKernels.AddTransformed(distance, null, gaussian.AsSpan(run.Y * width + run.X, run.Length), target.Slice(cell, run.Length));
         }
     }
 
-    /// <summary>w = g·exp(logit) and w·v per channel (v toned), with w itself as the last plane.</summary>
-    private ref struct WeightedRows(BandSlots bands, ToneValues? tone, float[] gaussian, ReadOnlySpan<float> exponentials, int[] bandOffsets, int width) : IBandRows
+    /// <summary>w = g·exp(logit(d, V)) (<see cref="CanvasKernels.Weight"/>) and w·v per channel (v toned), with w itself as
+    /// the last plane.</summary>
+    private ref struct WeightedRows(BandSlots bands, ToneValues? tone, float[] gaussian, Span<float> distances, ReadOnlySpan<float> disagreement, float lambda,
+        int[] bandOffsets, int width) : IBandRows
     {
-        private readonly ReadOnlySpan<float> _exponentials = exponentials;
+        private readonly Span<float> _distances = distances;
+        private readonly ReadOnlySpan<float> _disagreement = disagreement;
         private readonly float[] _weight = new float[width];
         private ReadOnlySpan<float> _source;
         private int _slot = -1, _count;
@@ -232,7 +224,8 @@ internal static class BandKernels
             }
             var channels = bands.Channels;
             var weight = _weight.AsSpan(0, run.Length);
-            SyncKernels.Product(gaussian.AsSpan(run.Y * width + run.X, run.Length), _exponentials.Slice(bandOffsets[run.Slot] + run.Band, run.Length), weight);
+            CanvasKernels.Weight(_distances.Slice(bandOffsets[run.Slot] + run.Band, run.Length), _disagreement.Slice(run.Cell, run.Length), lambda,
+                gaussian.AsSpan(run.Y * width + run.X, run.Length), weight);
             for (var c = 0; c < channels; c++)
                 SyncKernels.AddTransformed(_source.Slice(c * _count + run.Band, run.Length), tone?.Of(run.Slot, c), weight, target.Slice(c * plane + cell, run.Length));
             SyncKernels.Add(target.Slice(channels * plane + cell, run.Length), weight);

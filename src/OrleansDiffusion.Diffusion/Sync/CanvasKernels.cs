@@ -51,9 +51,11 @@ internal static class CanvasKernels
         var gaussian = geometry.GaussianValues;
         var gaussianTotal = geometry.GaussianTotalValues;
 
-        // Tokens across each cell row: [T, C, rows, w] (the first, horizontal, step of the bilinear spread).
+        // Tokens across each cell row: [T, C, rows, w] (the first, horizontal, step of the bilinear spread). Scratch comes
+        // from the shared pool: fresh each step, buffers this size cost about as much in page faults as the arithmetic.
         var acrossBuffer = ArrayPool<float>.Shared.Rent(count * channels * rows * width);
         var planeBuffer = ArrayPool<float>.Shared.Rent(plane);
+        var distanceBuffer = ArrayPool<float>.Shared.Rent(count * height * width);
         try
         {
             var tokens = TokenSource.Spread(SyncKernels.Floats(pooled), count, height, width, rows, columns, tone, acrossBuffer);
@@ -66,32 +68,17 @@ internal static class CanvasKernels
             for (var c = 0; c < channels; c++) SyncKernels.Divide(sums.Slice(c * plane, plane), gaussianTotal);
 
             // d per window cell, V per canvas cell.
-            var distance = empty(count, height, width);
-            var distances = SyncKernels.Floats(distance);
+            var distances = distanceBuffer.AsSpan(0, count * height * width);
             var disagreement = planeBuffer.AsSpan(0, plane);
             disagreement.Clear();
-            var scratch = new float[2 * width];
+            var scratch = new float[width];
             var distanceRows = new DistanceRows(geometry, tokens, sums[..(channels * plane)], distances, gaussian, scratch);
             SyncKernels.Accumulate(geometry, ref distanceRows, disagreement);
             SyncKernels.Divide(disagreement, gaussianTotal);
 
-            // Logits in place of d, then their exponentials.
-            var line = scratch.AsSpan(0, width);
-            var (lambdaValue, size) = ((float)lambda, height * width);
-            for (var slot = 0; slot < count; slot++)
-            {
-                var (row, column) = Math.DivRem(slot, layout.Columns);
-                for (var y = 0; y < height; y++)
-                {
-                    SyncKernels.Gather(geometry, row, column, y, disagreement, line);
-                    Logit(distances.Slice(slot * size + y * width, width), line, lambdaValue);
-                }
-            }
-            SyncKernels.Exp(distances);
-
-            // Σ w·v and Σ w, then the weighted mean.
+            // Σ w·v and Σ w (w from d and V as each window row is added), then the weighted mean.
             sums.Clear();
-            var weightedRows = new WeightedRows(windows, tone, gaussian, SyncKernels.Floats(distance), width);
+            var weightedRows = new WeightedRows(geometry, windows, tone, gaussian, distances, disagreement, (float)lambda, scratch);
             SyncKernels.Accumulate(geometry, ref weightedRows, sums);
             var total = sums.Slice(channels * plane, plane);
             for (var c = 0; c < channels; c++) SyncKernels.Divide(sums.Slice(c * plane, plane), total);
@@ -101,7 +88,18 @@ internal static class CanvasKernels
         {
             ArrayPool<float>.Shared.Return(acrossBuffer);
             ArrayPool<float>.Shared.Return(planeBuffer);
+            ArrayPool<float>.Shared.Return(distanceBuffer);
         }
+    }
+
+    /// <summary>weight = g·exp(logit(d, V)) of one window row (or run), d turned into its exponential in place: the attention
+    /// weight, computed where the row is added (each window cell's d is read once), with the ops of <see cref="Logit"/>
+    /// and <see cref="SyncKernels.Exp"/> (whose result does not depend on where in the span a value sits).</summary>
+    internal static void Weight(Span<float> distance, ReadOnlySpan<float> disagreement, float lambda, ReadOnlySpan<float> gaussian, Span<float> weight)
+    {
+        Logit(distance, disagreement, lambda);
+        SyncKernels.Exp(distance);
+        SyncKernels.Product(gaussian, distance, weight);
     }
 
     /// <summary>d ↦ max(−(d / ((V + 1e-12)·2))·λ, −20).</summary>
@@ -152,6 +150,15 @@ internal static class CanvasKernels
             var first = (slot * channels + channel) * rows * width + x;
             SyncKernels.Lerp(_across.Slice(first + y0[y] * width, target.Length), wy0[y], _across.Slice(first + y1[y] * width, target.Length), wy1[y], target);
             SyncKernels.Transform(target, tone?.Of(slot, channel), weight, target);
+        }
+
+        /// <summary>distance = (consensus − the token row from window column <paramref name="x"/> on)² for channel 0, += it for
+        /// the others (distance's length).</summary>
+        public void AddSquaredDistance(int slot, int channel, int y, ReadOnlySpan<float> consensus, Span<float> distance, int x = 0)
+        {
+            var first = (slot * channels + channel) * rows * width + x;
+            SyncKernels.SquaredDistance(consensus, _across.Slice(first + y0[y] * width, distance.Length), wy0[y], _across.Slice(first + y1[y] * width, distance.Length), wy1[y],
+                tone?.Of(slot, channel), distance, first: channel == 0);
         }
 
         /// <summary>target += the token row from window column <paramref name="x"/> on times <paramref name="weight"/>.</summary>
@@ -218,23 +225,19 @@ internal static class CanvasKernels
             var plane = layout.CanvasHeight * layout.CanvasWidth;
             var (row, column) = Math.DivRem(slot, layout.Columns);
             var distance = _distances.Slice((slot * height + y) * width, width);
-            var token = scratch.AsSpan(0, width);
-            var line = scratch.AsSpan(width, width);
             for (var c = 0; c < _tokens.Channels; c++)
-            {
-                _tokens.Row(slot, c, y, default, token);
-                SyncKernels.Gather(geometry, row, column, y, _consensus.Slice(c * plane, plane), line);
-                SyncKernels.SquaredDifference(line, token, distance, first: c == 0);
-            }
+                _tokens.AddSquaredDistance(slot, c, y, SyncKernels.Row(geometry, row, column, y, _consensus.Slice(c * plane, plane), scratch), distance);
             return distance;
         }
     }
 
-    /// <summary>w = g·exp(logit) and w·v per channel (v toned), with w itself as the last plane.</summary>
-    private ref struct WeightedRows(WindowPlanes windows, ToneValues? tone, float[] gaussian, ReadOnlySpan<float> exponentials, int width) : IWindowRows
+    /// <summary>w = g·exp(logit(d, V)) (<see cref="Weight"/>) and w·v per channel (v toned), with w itself as the last plane.</summary>
+    private ref struct WeightedRows(SyncGeometry geometry, WindowPlanes windows, ToneValues? tone, float[] gaussian, Span<float> distances,
+        ReadOnlySpan<float> disagreement, float lambda, float[] scratch) : IWindowRows
     {
-        private readonly ReadOnlySpan<float> _exponentials = exponentials;
-        private readonly float[] _weight = new float[width];
+        private readonly Span<float> _distances = distances;
+        private readonly ReadOnlySpan<float> _disagreement = disagreement;
+        private readonly float[] _weight = new float[geometry.Layout.TileWidth];
         private ReadOnlySpan<float> _source;
         private int _slot = -1, _offset, _stride;
 
@@ -250,9 +253,9 @@ internal static class CanvasKernels
         public void Fill(int slot, int y, Span<float> rows)
         {
             Load(slot);
-            var channels = windows.Channels;
+            var (channels, width) = (windows.Channels, geometry.Layout.TileWidth);
             var weight = rows.Slice(channels * width, width);
-            SyncKernels.Product(gaussian.AsSpan(y * width, width), _exponentials.Slice((slot * windows.Size) + y * width, width), weight);
+            AttentionWeight(slot, y, weight);
             for (var c = 0; c < channels; c++)
                 SyncKernels.Transform(_source.Slice(_offset + c * _stride + y * width, width), tone?.Of(slot, c), weight, rows.Slice(c * width, width));
         }
@@ -261,12 +264,20 @@ internal static class CanvasKernels
         public void AddTo(int slot, int y, Span<float> target, int start, int plane)
         {
             Load(slot);
-            var channels = windows.Channels;
+            var (channels, width) = (windows.Channels, geometry.Layout.TileWidth);
             var weight = _weight.AsSpan(0, width);
-            SyncKernels.Product(gaussian.AsSpan(y * width, width), _exponentials.Slice((slot * windows.Size) + y * width, width), weight);
+            AttentionWeight(slot, y, weight);
             for (var c = 0; c < channels; c++)
                 SyncKernels.AddTransformed(_source.Slice(_offset + c * _stride + y * width, width), tone?.Of(slot, c), weight, target.Slice(c * plane + start, width));
             SyncKernels.Add(target.Slice(channels * plane + start, width), weight);
+        }
+
+        private readonly void AttentionWeight(int slot, int y, Span<float> weight)
+        {
+            var width = geometry.Layout.TileWidth;
+            var (row, column) = Math.DivRem(slot, geometry.Layout.Columns);
+            CanvasKernels.Weight(_distances.Slice(slot * windows.Size + y * width, width), SyncKernels.Row(geometry, row, column, y, _disagreement, scratch), lambda,
+                gaussian.AsSpan(y * width, width), weight);
         }
     }
 

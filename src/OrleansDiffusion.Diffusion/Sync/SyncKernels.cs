@@ -163,6 +163,16 @@ internal static class SyncKernels
             line.Slice(start, length).CopyTo(target.Slice(offset, length));
     }
 
+    /// <summary>Window row <paramref name="y"/> of grid slot (row, column) in <paramref name="canvas"/> [H·W]: a slice of it
+    /// where the row does not wrap, else gathered into <paramref name="scratch"/> [w].</summary>
+    public static ReadOnlySpan<float> Row(SyncGeometry geometry, int row, int column, int y, ReadOnlySpan<float> canvas, Span<float> scratch)
+    {
+        var pieces = geometry.ColumnPieces[column];
+        if (pieces.Length == 1) return canvas.Slice(geometry.CanvasRow(row, y) * geometry.Layout.CanvasWidth + pieces[0].Start, pieces[0].Length);
+        Gather(geometry, row, column, y, canvas, scratch);
+        return scratch;
+    }
+
     /// <summary>Per-tile cell means (adaptive average pooling: cell i spans [⌊i·n/cells⌋, ⌈(i + 1)·n/cells⌉)) of one plane
     /// [h, w] into <paramref name="cells"/> [rows, columns]; <paramref name="scratch"/> holds w floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -347,29 +357,43 @@ internal static class SyncKernels
         for (; i < target.Length; i++) target[i] += (a[i] * wa + b[i] * wb) * weight[i];
     }
 
-    /// <summary>target = (a − b)² (<paramref name="first"/>) or target += (a − b)².</summary>
+    /// <summary>target = (q − tone(a·wa + b·wb))² (<paramref name="first"/>) or target += it: one channel's term of a token's
+    /// squared distance to the consensus q, in one pass (<see cref="Lerp"/>, <see cref="Transform"/> and the squared
+    /// difference, op for op).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void SquaredDifference(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> target, bool first)
+    public static void SquaredDistance(ReadOnlySpan<float> q, ReadOnlySpan<float> a, float wa, ReadOnlySpan<float> b, float wb, Tone? tone, Span<float> target,
+        bool first)
     {
+        Check(q, target);
         Check(a, target);
         Check(b, target);
+        var (va, vb) = (new Vector<float>(wa), new Vector<float>(wb));
         var i = 0;
-        if (first)
+        if (tone is var (mean, scale, shift))
         {
+            var (m, s, c) = (new Vector<float>(mean), new Vector<float>(scale), new Vector<float>(shift));
             for (; i <= target.Length - Width; i += Width)
             {
-                var d = Load(a, i) - Load(b, i);
-                Store(d * d, target, i);
+                var d = Load(q, i) - (((Load(a, i) * va + Load(b, i) * vb) - m) * s + m + c);
+                Store(first ? d * d : Load(target, i) + d * d, target, i);
             }
-            for (; i < target.Length; i++) target[i] = (a[i] - b[i]) * (a[i] - b[i]);
+            for (; i < target.Length; i++)
+            {
+                var d = q[i] - (((a[i] * wa + b[i] * wb) - mean) * scale + mean + shift);
+                target[i] = first ? d * d : target[i] + d * d;
+            }
             return;
         }
         for (; i <= target.Length - Width; i += Width)
         {
-            var d = Load(a, i) - Load(b, i);
-            Store(Load(target, i) + d * d, target, i);
+            var d = Load(q, i) - (Load(a, i) * va + Load(b, i) * vb);
+            Store(first ? d * d : Load(target, i) + d * d, target, i);
         }
-        for (; i < target.Length; i++) target[i] += (a[i] - b[i]) * (a[i] - b[i]);
+        for (; i < target.Length; i++)
+        {
+            var d = q[i] - (a[i] * wa + b[i] * wb);
+            target[i] = first ? d * d : target[i] + d * d;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
