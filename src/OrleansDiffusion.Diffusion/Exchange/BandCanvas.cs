@@ -8,6 +8,9 @@ namespace OrleansDiffusion.Diffusion.Exchange;
 /// the tile row's strip at <see cref="Strip"/> (−1: directly), as <see cref="SyncKernels.Accumulate"/> sums.</summary>
 internal readonly record struct BandRun(int Slot, int Y, int X, int Length, int Band, int Cell, int Strip);
 
+/// <summary>Band-canvas cells [Cell, Cell + Length): whole canvas rows' band cells.</summary>
+internal readonly record struct CellRange(int Cell, int Length);
+
 /// <summary>A canvas row's band cells that go through a tile row's strip: band-canvas cells [Cell, Cell + Length) at
 /// strip cell <see cref="Strip"/>.</summary>
 internal readonly record struct StripRow(int Cell, int Strip, int Length);
@@ -103,6 +106,34 @@ internal sealed class BandCanvas
         RunFirst[layout.Rows] = runs.Count;
         Runs = [.. runs];
         Strips = strips;
+
+        var lastRow = new int[canvasHeight];
+        for (var row = 0; row < layout.Rows; row++)
+            for (var y = 0; y < layout.TileHeight; y++) lastRow[geometry.CanvasRow(row, y)] = row;
+        Fresh = new CellRange[layout.Rows][];
+        Complete = new CellRange[layout.Rows][];
+        Ready = new int[layout.Rows];
+        for (var row = 0; row < layout.Rows; row++)
+        {
+            var rows = Enumerable.Range(0, layout.TileHeight).Select(y => geometry.CanvasRow(row, y)).ToArray();
+            Fresh[row] = Ranges(rows.Where((_, y) => geometry.FreshRows[row][y]));
+            Complete[row] = Ranges(Enumerable.Range(0, canvasHeight).Where(y => lastRow[y] == row));
+            Ready[row] = rows.Max(y => lastRow[y]);
+        }
+    }
+
+    /// <summary>The band cells of these canvas rows, consecutive rows merged.</summary>
+    private CellRange[] Ranges(IEnumerable<int> canvasRows)
+    {
+        var ranges = new List<CellRange>();
+        foreach (var y in canvasRows.Order())
+        {
+            var (first, end) = (RowCell(y), RowCell(y + 1));
+            if (first == end) continue;
+            if (ranges.Count > 0 && ranges[^1].Cell + ranges[^1].Length == first) ranges[^1] = ranges[^1] with { Length = end - ranges[^1].Cell };
+            else ranges.Add(new CellRange(first, end - first));
+        }
+        return [.. ranges];
     }
 
     /// <summary>Band cells.</summary>
@@ -111,6 +142,15 @@ internal sealed class BandCanvas
     /// <summary>Every run, tile row by tile row (<see cref="RunFirst"/>), in summation order.</summary>
     public BandRun[] Runs { get; }
     public int[] RunFirst { get; }
+
+    /// <summary>Per tile row: the band cells of the canvas rows it reaches first (an accumulation starts them there), and of
+    /// the canvas rows no later tile row reaches (their sums are complete once it is added).</summary>
+    public CellRange[][] Fresh { get; }
+    public CellRange[][] Complete { get; }
+
+    /// <summary>Per tile row: the last tile row that reaches any of its canvas rows (once that one is added, the sums at
+    /// every cell of this tile row's windows are complete).</summary>
+    public int[] Ready { get; }
 
     /// <summary>Per tile row, its strip's rows; <see cref="StripCells"/>: the largest strip.</summary>
     public IReadOnlyList<StripRow>[] Strips { get; }

@@ -34,36 +34,50 @@ internal interface IBandRows
 /// </summary>
 internal static class BandKernels
 {
-    /// <summary>target [M × cells] (zeroed) += Σ over runs, as <see cref="SyncKernels.Accumulate"/> sums: a tile row's
-    /// windows column by column into its strip where an earlier tile row reaches the canvas row, the strip into the target.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>target [M × cells] = Σ over runs, as <see cref="SyncKernels.Accumulate"/> sums (<see cref="AccumulateRow"/>
+    /// tile row by tile row).</summary>
     public static void Accumulate<T>(BandCanvas canvas, scoped ref T source, Span<float> target)
         where T : IBandRows, allows ref struct
     {
-        var planes = source.Planes;
-        var stripBuffer = ArrayPool<float>.Shared.Rent(Math.Max(1, planes * canvas.StripCells));
+        var stripBuffer = ArrayPool<float>.Shared.Rent(Math.Max(1, source.Planes * canvas.StripCells));
         try
         {
-            var strip = stripBuffer.AsSpan(0, planes * canvas.StripCells);
-            for (var row = 0; row < canvas.Strips.Length; row++)
-            {
-                foreach (var stripRow in canvas.Strips[row])
-                    for (var m = 0; m < planes; m++) strip.Slice(m * canvas.StripCells + stripRow.Strip, stripRow.Length).Clear();
-                for (var r = canvas.RunFirst[row]; r < canvas.RunFirst[row + 1]; r++)
-                {
-                    ref readonly var run = ref canvas.Runs[r];
-                    if (run.Strip < 0) source.AddTo(run, target, run.Cell, canvas.Count);
-                    else source.AddTo(run, strip, run.Strip, canvas.StripCells);
-                }
-                foreach (var stripRow in canvas.Strips[row])
-                    for (var m = 0; m < planes; m++)
-                        SyncKernels.Add(target.Slice(m * canvas.Count + stripRow.Cell, stripRow.Length), strip.Slice(m * canvas.StripCells + stripRow.Strip, stripRow.Length));
-            }
+            for (var row = 0; row < canvas.Strips.Length; row++) AccumulateRow(canvas, row, ref source, target, stripBuffer);
         }
         finally
         {
             ArrayPool<float>.Shared.Return(stripBuffer);
         }
+    }
+
+    /// <summary>Tile row <paramref name="row"/>'s part of <see cref="Accumulate"/>: the cells of the canvas rows it reaches
+    /// first start at zero, its windows are added column by column, into its <paramref name="strip"/> (M ×
+    /// <see cref="BandCanvas.StripCells"/> floats) where an earlier tile row reaches the canvas row, the strip into the target.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AccumulateRow<T>(BandCanvas canvas, int row, scoped ref T source, Span<float> target, Span<float> strip)
+        where T : IBandRows, allows ref struct
+    {
+        var planes = source.Planes;
+        foreach (var fresh in canvas.Fresh[row])
+            for (var m = 0; m < planes; m++) target.Slice(m * canvas.Count + fresh.Cell, fresh.Length).Clear();
+        foreach (var stripRow in canvas.Strips[row])
+            for (var m = 0; m < planes; m++) strip.Slice(m * canvas.StripCells + stripRow.Strip, stripRow.Length).Clear();
+        for (var r = canvas.RunFirst[row]; r < canvas.RunFirst[row + 1]; r++)
+        {
+            ref readonly var run = ref canvas.Runs[r];
+            if (run.Strip < 0) source.AddTo(run, target, run.Cell, canvas.Count);
+            else source.AddTo(run, strip, run.Strip, canvas.StripCells);
+        }
+        foreach (var stripRow in canvas.Strips[row])
+            for (var m = 0; m < planes; m++)
+                SyncKernels.Add(target.Slice(m * canvas.Count + stripRow.Cell, stripRow.Length), strip.Slice(m * canvas.StripCells + stripRow.Strip, stripRow.Length));
+    }
+
+    /// <summary>Planes [0, M) of target [M × cells] /= divisor [cells] on <paramref name="ranges"/>.</summary>
+    private static void Divide(Span<float> target, int planes, int cells, ReadOnlySpan<float> divisor, CellRange[] ranges)
+    {
+        foreach (var range in ranges)
+            for (var m = 0; m < planes; m++) SyncKernels.Divide(target.Slice(m * cells + range.Cell, range.Length), divisor.Slice(range.Cell, range.Length));
     }
 
     /// <summary>[cells] Σ over covering windows of the weight: the window count, or of the window Gaussian.</summary>
@@ -79,7 +93,6 @@ internal static class BandKernels
     /// its sums), v toned where <paramref name="tone"/> is given.</summary>
     public static void Mean(BandCanvas canvas, BandSlots bands, ToneValues? tone, float[]? gaussian, float[] totals, int width, Span<float> values)
     {
-        values.Clear();
         var source = new MeanRows(bands, tone, gaussian, width);
         Accumulate(canvas, ref source, values);
         for (var c = 0; c < bands.Channels; c++) SyncKernels.Divide(values.Slice(c * canvas.Count, canvas.Count), totals);
@@ -87,8 +100,12 @@ internal static class BandKernels
 
     /// <summary>Attention's content-weighted consensus (<see cref="CanvasKernels.Attention"/>) on the band cells: tokens from
     /// the pooled cells [C, T, rows, columns], Q, d, V and the weights as there. <paramref name="sums"/> [(C + 1) × cells]
-    /// holds the result in its first C planes (the last is scratch). Scratch comes from the shared pool: fresh each step,
-    /// buffers this size cost about as much in page faults as the arithmetic.</summary>
+    /// holds the result in its first C planes (the last is scratch).</summary>
+    /// <remarks>The three accumulations (Q, V, Σ w·v) run as a wavefront over tile rows: each tile row as soon as what it
+    /// reads is complete at all its cells (<see cref="BandCanvas.Ready"/>), so the canvas rows and uploads it shares with the
+    /// rows just done are still in cache; each cell gets the same sums in the same order as three whole passes, divided once
+    /// complete. Scratch comes from the shared pool: fresh each step, buffers this size cost about as much in page faults as
+    /// the arithmetic.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Attention(BandCanvas canvas, SyncGeometry geometry, BandSlots bands, ReadOnlySpan<float> pooled, int rows, int columns, ToneValues? tone,
         float[] gaussianTotals, int[] bandOffsets, double lambda, Span<float> sums)
@@ -97,39 +114,52 @@ internal static class BandKernels
         var (channels, count, cells) = (bands.Channels, layout.Count, canvas.Count);
         var (height, width) = (layout.TileHeight, layout.TileWidth);
         var gaussian = geometry.GaussianValues;
+        var stripCells = Math.Max(1, canvas.StripCells);
         var acrossBuffer = ArrayPool<float>.Shared.Rent(count * channels * rows * width);
+        var consensusBuffer = ArrayPool<float>.Shared.Rent(channels * cells);
         var distanceBuffer = ArrayPool<float>.Shared.Rent(bandOffsets[^1]);
         var disagreementBuffer = ArrayPool<float>.Shared.Rent(cells);
+        var stripBuffer = ArrayPool<float>.Shared.Rent((2 * channels + 2) * stripCells);
         try
         {
             var tokens = CanvasKernels.TokenSource.Spread(pooled, count, height, width, rows, columns, tone, acrossBuffer);
+            var consensusStrip = stripBuffer.AsSpan(0, channels * stripCells);
+            var distanceStrip = stripBuffer.AsSpan(channels * stripCells, stripCells);
+            var weightedStrip = stripBuffer.AsSpan((channels + 1) * stripCells, (channels + 1) * stripCells);
 
-            // Q at the band cells.
-            sums.Clear();
-            var consensus = new ConsensusRows(tokens, gaussian, width);
-            Accumulate(canvas, ref consensus, sums);
-            for (var c = 0; c < channels; c++) SyncKernels.Divide(sums.Slice(c * cells, cells), gaussianTotals);
-
-            // d per sent window cell (laid out like the uploads), V per band cell.
-            var distances = distanceBuffer.AsSpan(0, bandOffsets[^1]);
+            // Q, V per band cell; d per sent window cell (laid out like the uploads).
+            var consensus = consensusBuffer.AsSpan(0, channels * cells);
             var disagreement = disagreementBuffer.AsSpan(0, cells);
-            disagreement.Clear();
-            var distance = new DistanceRows(tokens, sums[..(channels * cells)], cells, distances, bandOffsets, gaussian, width);
-            Accumulate(canvas, ref distance, disagreement);
-            SyncKernels.Divide(disagreement, gaussianTotals);
-
-            // Σ w·v and Σ w (w from d and V as each run is added), then the weighted mean.
-            sums.Clear();
-            var weighted = new WeightedRows(bands, tone, gaussian, distances, disagreement, (float)lambda, bandOffsets, width);
-            Accumulate(canvas, ref weighted, sums);
+            var distances = distanceBuffer.AsSpan(0, bandOffsets[^1]);
+            var consensusRows = new ConsensusRows(tokens, gaussian, width);
+            var distanceRows = new DistanceRows(tokens, consensus, cells, distances, bandOffsets, gaussian, width);
+            // Σ w·v and Σ w (w from d and V as each run is added).
+            var weightedRows = new WeightedRows(bands, tone, gaussian, distances, disagreement, (float)lambda, bandOffsets, width);
             var total = sums.Slice(channels * cells, cells);
-            for (var c = 0; c < channels; c++) SyncKernels.Divide(sums.Slice(c * cells, cells), total);
+            var (distanceRow, weightedRow) = (0, 0);
+            for (var row = 0; row < layout.Rows; row++)
+            {
+                AccumulateRow(canvas, row, ref consensusRows, consensus, consensusStrip);
+                Divide(consensus, channels, cells, gaussianTotals, canvas.Complete[row]);
+                for (; distanceRow < layout.Rows && canvas.Ready[distanceRow] <= row; distanceRow++)
+                {
+                    AccumulateRow(canvas, distanceRow, ref distanceRows, disagreement, distanceStrip);
+                    Divide(disagreement, 1, cells, gaussianTotals, canvas.Complete[distanceRow]);
+                    for (; weightedRow <= distanceRow && canvas.Ready[weightedRow] <= distanceRow; weightedRow++)
+                    {
+                        AccumulateRow(canvas, weightedRow, ref weightedRows, sums, weightedStrip);
+                        Divide(sums, channels, cells, total, canvas.Complete[weightedRow]);
+                    }
+                }
+            }
         }
         finally
         {
             ArrayPool<float>.Shared.Return(acrossBuffer);
+            ArrayPool<float>.Shared.Return(consensusBuffer);
             ArrayPool<float>.Shared.Return(distanceBuffer);
             ArrayPool<float>.Shared.Return(disagreementBuffer);
+            ArrayPool<float>.Shared.Return(stripBuffer);
         }
     }
 
