@@ -69,6 +69,9 @@ public sealed record PatchSizeSchedule
             throw new ArgumentException("patch sizes and vote counts must be odd, dilations at least 1", nameof(levels));
         if (Levels.Any(l => l.Geometry.Propagation < 0 || l.Geometry.FineStep < 0 || l.Geometry.Spread < 0))
             throw new ArgumentException("propagation rounds, steps and spreads must not be negative", nameof(levels));
+        // Canvas sides are multiples of 8: blocks that divide 8 line up across a tileable canvas's wrap.
+        if (Levels.Any(l => l.Geometry.Spread > 0 && 8 % (2 * l.Geometry.Spread) != 0))
+            throw new ArgumentException("spreads must be 1, 2 or 4 (blocks of 2, 4 or 8 pixels)", nameof(levels));
     }
 
     /// <summary>From high noise (first) to low noise (last).</summary>
