@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Imaging;
@@ -228,7 +227,7 @@ public sealed class BandExchange
         var bands = new BandSlots(slots, channels);
         var width = layout.TileWidth;
         (float[] Scale, float[] Shift)? tone = null;
-        var values = ArrayPool<float>.Shared.Rent((channels + 1) * tables.Canvas.Count);   // pooled: fresh each step, a buffer this size faults in page by page
+        var values = ScratchFloats.Rent((channels + 1) * tables.Canvas.Count);   // reused between steps where it is small enough (see ScratchFloats)
         try
         {
             var result = values.AsSpan(0, channels * tables.Canvas.Count);
@@ -265,7 +264,7 @@ public sealed class BandExchange
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(values);
+            ScratchFloats.Return(values);
         }
     }
 

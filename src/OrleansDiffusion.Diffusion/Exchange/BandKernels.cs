@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using OrleansDiffusion.Diffusion.Sync;
 using static TorchSharp.torch;
@@ -39,14 +38,14 @@ internal static class BandKernels
     public static void Accumulate<T>(BandCanvas canvas, scoped ref T source, Span<float> target)
         where T : IBandRows, allows ref struct
     {
-        var stripBuffer = ArrayPool<float>.Shared.Rent(Math.Max(1, source.Planes * canvas.StripCells));
+        var stripBuffer = ScratchFloats.Rent(Math.Max(1, source.Planes * canvas.StripCells));
         try
         {
             for (var row = 0; row < canvas.Strips.Length; row++) AccumulateRow(canvas, row, ref source, target, stripBuffer);
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(stripBuffer);
+            ScratchFloats.Return(stripBuffer);
         }
     }
 
@@ -115,11 +114,11 @@ internal static class BandKernels
         var (height, width) = (layout.TileHeight, layout.TileWidth);
         var gaussian = geometry.GaussianValues;
         var stripCells = Math.Max(1, canvas.StripCells);
-        var acrossBuffer = ArrayPool<float>.Shared.Rent(count * channels * rows * width);
-        var consensusBuffer = ArrayPool<float>.Shared.Rent(channels * cells);
-        var distanceBuffer = ArrayPool<float>.Shared.Rent(bandOffsets[^1]);
-        var disagreementBuffer = ArrayPool<float>.Shared.Rent(cells);
-        var stripBuffer = ArrayPool<float>.Shared.Rent((2 * channels + 2) * stripCells);
+        var acrossBuffer = ScratchFloats.Rent(count * channels * rows * width);
+        var consensusBuffer = ScratchFloats.Rent(channels * cells);
+        var distanceBuffer = ScratchFloats.Rent(bandOffsets[^1]);
+        var disagreementBuffer = ScratchFloats.Rent(cells);
+        var stripBuffer = ScratchFloats.Rent((2 * channels + 2) * stripCells);
         try
         {
             var tokens = CanvasKernels.TokenSource.Spread(pooled, count, height, width, rows, columns, tone, acrossBuffer);
@@ -155,11 +154,11 @@ internal static class BandKernels
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(acrossBuffer);
-            ArrayPool<float>.Shared.Return(consensusBuffer);
-            ArrayPool<float>.Shared.Return(distanceBuffer);
-            ArrayPool<float>.Shared.Return(disagreementBuffer);
-            ArrayPool<float>.Shared.Return(stripBuffer);
+            ScratchFloats.Return(acrossBuffer);
+            ScratchFloats.Return(consensusBuffer);
+            ScratchFloats.Return(distanceBuffer);
+            ScratchFloats.Return(disagreementBuffer);
+            ScratchFloats.Return(stripBuffer);
         }
     }
 

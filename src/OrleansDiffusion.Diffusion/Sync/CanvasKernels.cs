@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using static TorchSharp.torch;
@@ -53,9 +52,9 @@ internal static class CanvasKernels
 
         // Tokens across each cell row: [T, C, rows, w] (the first, horizontal, step of the bilinear spread). Scratch comes
         // from the shared pool: fresh each step, buffers this size cost about as much in page faults as the arithmetic.
-        var acrossBuffer = ArrayPool<float>.Shared.Rent(count * channels * rows * width);
-        var planeBuffer = ArrayPool<float>.Shared.Rent(plane);
-        var distanceBuffer = ArrayPool<float>.Shared.Rent(count * height * width);
+        var acrossBuffer = ScratchFloats.Rent(count * channels * rows * width);
+        var planeBuffer = ScratchFloats.Rent(plane);
+        var distanceBuffer = ScratchFloats.Rent(count * height * width);
         try
         {
             var tokens = TokenSource.Spread(SyncKernels.Floats(pooled), count, height, width, rows, columns, tone, acrossBuffer);
@@ -86,9 +85,9 @@ internal static class CanvasKernels
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(acrossBuffer);
-            ArrayPool<float>.Shared.Return(planeBuffer);
-            ArrayPool<float>.Shared.Return(distanceBuffer);
+            ScratchFloats.Return(acrossBuffer);
+            ScratchFloats.Return(planeBuffer);
+            ScratchFloats.Return(distanceBuffer);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -105,8 +104,8 @@ internal static class SyncKernels
         var planes = source.Planes;
         var plane = layout.CanvasHeight * canvasWidth;
         var stripPlane = height * canvasWidth;
-        var stripBuffer = ArrayPool<float>.Shared.Rent(planes * stripPlane);
-        var rowBuffer = ArrayPool<float>.Shared.Rent(planes * width);
+        var stripBuffer = ScratchFloats.Rent(planes * stripPlane);
+        var rowBuffer = ScratchFloats.Rent(planes * width);
         try
         {
             var strip = stripBuffer.AsSpan(0, planes * stripPlane);
@@ -148,8 +147,8 @@ internal static class SyncKernels
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(stripBuffer);
-            ArrayPool<float>.Shared.Return(rowBuffer);
+            ScratchFloats.Return(stripBuffer);
+            ScratchFloats.Return(rowBuffer);
         }
     }
 
