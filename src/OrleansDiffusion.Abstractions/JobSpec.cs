@@ -35,19 +35,24 @@ public sealed record JobSpec
 
     /// <summary>Tile (window) size in canvas pixels.</summary>
     [Id(8)]
-    public int Tile { get; init; } = 384;
+    public int Tile { get; init; } = StandardTile;
 
     /// <summary>Overlap between neighbouring windows; must be 0 for <see cref="SyncMode.Halo"/>.</summary>
     [Id(9)]
-    public int Overlap { get; init; } = 64;
+    public int Overlap { get; init; } = StandardOverlap;
 
-    /// <summary>The tile a front end gives a job that names none: 384, or the canvas's larger side when that is
-    /// smaller (a 256² canvas is one tile instead of a refused spec).</summary>
-    public static int DefaultTile(int width, int height) => Math.Min(384, Math.Max(width, height));
+    private const int StandardTile = 384;
+    private const int StandardOverlap = 64;
 
-    /// <summary>The overlap a front end gives a job that names none: 0 for halo sync, else 64, or half the tile
-    /// (a multiple of 8) when 64 would not fit in it.</summary>
-    public static int DefaultOverlap(int tile, SyncMode sync) => sync == SyncMode.Halo ? 0 : 64 < tile ? 64 : tile / 2 / 8 * 8;
+    /// <summary>This spec (its size and sync mode set) with the tile and overlap a client named, and for each it left out
+    /// (null) one that fits: the tile 384, or the canvas's larger side when that is smaller (a 256² canvas is one tile
+    /// instead of a refused spec); the overlap 0 for halo sync, else 64, or half the tile (a multiple of 8) when 64 would
+    /// not fit in it. Every front end (command line, HTTP, txt2img) fills its spec this way.</summary>
+    public JobSpec WithTiling(int? tile, int? overlap)
+    {
+        var side = tile ?? Math.Min(StandardTile, Math.Max(Width, Height));
+        return this with { Tile = side, Overlap = overlap ?? (Sync == SyncMode.Halo ? 0 : StandardOverlap < side ? StandardOverlap : side / 2 / 8 * 8) };
+    }
 
     [Id(10)]
     public SyncMode Sync { get; init; } = SyncMode.Attention;

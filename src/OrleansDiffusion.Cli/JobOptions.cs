@@ -51,7 +51,6 @@ internal sealed class JobOptions(ModelReference model)
     {
         var sync = parsed.GetValue(Sync) ?? Defaults.Sync;
         var modelValue = parsed.GetValue(Model);
-        var tile = parsed.GetValue(Tile) ?? JobSpec.DefaultTile(parsed.GetValue(Width), parsed.GetValue(Height));
         return new JobSpec
         {
             Prompt = parsed.GetValue(Prompt) ?? "",
@@ -62,8 +61,6 @@ internal sealed class JobOptions(ModelReference model)
             Height = parsed.GetValue(Height),
             Steps = parsed.GetValue(Steps),
             Seed = parsed.GetValue(Seed),
-            Tile = tile,
-            Overlap = parsed.GetValue(Overlap) ?? JobSpec.DefaultOverlap(tile, sync),
             Sync = sync,
             Scheduler = parsed.GetValue(Scheduler) ?? (model == ModelReference.LocalFolder && modelValue is not null && Directory.Exists(modelValue)
                 ? Diffusion.StableDiffusion.SchedulerConfigReader.DefaultFor(modelValue)
@@ -72,6 +69,6 @@ internal sealed class JobOptions(ModelReference model)
             Karras = parsed.GetValue(Karras),
             Cfg = parsed.GetValue(Cfg),
             Tileable = parsed.GetValue(Tileable),
-        };
+        }.WithTiling(parsed.GetValue(Tile), parsed.GetValue(Overlap));
     }
 }

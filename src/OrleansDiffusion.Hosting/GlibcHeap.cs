@@ -6,7 +6,8 @@ namespace OrleansDiffusion.Hosting;
 /// glibc's malloc serves blocks below its mmap threshold from its arenas and keeps them when freed; the threshold grows
 /// with every large block freed (up to 32 MiB), so libtorch's per-step tensors end up in arenas that never shrink. A
 /// fixed threshold maps every block above it on its own and returns it to the kernel when freed. Measured on an
-/// 8192² exemplar job over 2 workers: worker peak RSS 7.1 GB → 5.0–5.4 GB at the same speed (see the README).
+/// 8192² exemplar job over 2 workers: worker peak RSS 7.1 GB → 5.0–5.4 GB at the same speed; where large tensors are
+/// allocated over and over it costs time instead (a tiny-SD decode about 2× slower; see the silo README).
 /// </summary>
 public static partial class GlibcHeap
 {

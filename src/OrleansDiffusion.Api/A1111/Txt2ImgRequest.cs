@@ -35,7 +35,7 @@ internal sealed class Txt2ImgRequest
         var fields = new FieldReader(request.Errors);
         var spec = request.Spec;
         var karras = false;
-        var (tileGiven, overlapGiven) = (false, false);
+        int? tile = null, overlap = null;
         foreach (var p in body.EnumerateObject())
         {
             var v = p.Value;
@@ -62,14 +62,8 @@ internal sealed class Txt2ImgRequest
                 case "batch_size" or "n_iter":
                     if (fields.Int(p.Name, v) is { } n && n != 1) request.Errors.Add(new(p.Name, "only 1 is supported (one image per request)"));
                     break;
-                case "tile":
-                    tileGiven = true;
-                    spec = spec with { Tile = fields.Int(p.Name, v) ?? spec.Tile };
-                    break;
-                case "overlap":
-                    overlapGiven = true;
-                    spec = spec with { Overlap = fields.Int(p.Name, v) ?? spec.Overlap };
-                    break;
+                case "tile": tile = fields.Int(p.Name, v); break;
+                case "overlap": overlap = fields.Int(p.Name, v); break;
                 case "sync": spec = spec with { Sync = fields.Enum(p.Name, v, spec.Sync) }; break;
                 case "model": spec = spec with { Model = v.ValueKind == JsonValueKind.Null ? null : fields.String(p.Name, v) }; break;
                 case "override_settings":
@@ -97,8 +91,7 @@ internal sealed class Txt2ImgRequest
                 request.Errors.Add(new("sampler_name", $"'{request.SamplerName}' is not supported: use DDIM, Euler or Euler Karras"));
                 break;
         }
-        if (!tileGiven) spec = spec with { Tile = JobSpec.DefaultTile(spec.Width, spec.Height) };
-        if (!overlapGiven) spec = spec with { Overlap = JobSpec.DefaultOverlap(spec.Tile, spec.Sync) };
+        spec = spec.WithTiling(tile, overlap);
         request.Spec = spec;
         if (request.Errors.Count == 0)
             request.Errors.AddRange(JobSpecValidator.ValidateForCluster(spec).Select(e => e with { Field = A1111Name(e.Field) }));

@@ -19,7 +19,7 @@ internal static class JobSpecReader
         var fields = new FieldReader(errors);
         string? exemplarName = null;
         byte[]? exemplarPng = null;
-        var (tileGiven, overlapGiven) = (false, false);
+        int? tile = null, overlap = null;
         foreach (var property in body.EnumerateObject())
         {
             var v = property.Value;
@@ -31,14 +31,8 @@ internal static class JobSpecReader
                 case "height": spec = spec with { Height = fields.Int(property.Name, v) ?? spec.Height }; break;
                 case "steps": spec = spec with { Steps = fields.Int(property.Name, v) ?? spec.Steps }; break;
                 case "seed": spec = spec with { Seed = fields.Long(property.Name, v) ?? spec.Seed }; break;
-                case "tile":
-                    tileGiven = true;
-                    spec = spec with { Tile = fields.Int(property.Name, v) ?? spec.Tile };
-                    break;
-                case "overlap":
-                    overlapGiven = true;
-                    spec = spec with { Overlap = fields.Int(property.Name, v) ?? spec.Overlap };
-                    break;
+                case "tile": tile = fields.Int(property.Name, v); break;
+                case "overlap": overlap = fields.Int(property.Name, v); break;
                 case "sync": spec = spec with { Sync = fields.Enum(property.Name, v, spec.Sync) }; break;
                 case "scheduler": spec = spec with { Scheduler = fields.Enum(property.Name, v, spec.Scheduler) }; break;
                 case "eta": spec = spec with { Eta = fields.Double(property.Name, v) ?? spec.Eta }; break;
@@ -52,8 +46,7 @@ internal static class JobSpecReader
             }
         }
         // As on the command line: the tile fits the canvas, the overlap the tile (0 for halo sync).
-        if (!tileGiven) spec = spec with { Tile = JobSpec.DefaultTile(spec.Width, spec.Height) };
-        if (!overlapGiven) spec = spec with { Overlap = JobSpec.DefaultOverlap(spec.Tile, spec.Sync) };
+        spec = spec.WithTiling(tile, overlap);
         if (exemplarPng is not null) spec = spec with { Exemplar = new ExemplarImage(exemplarName ?? "exemplar.png", exemplarPng) };
         else if (exemplarName is not null) errors.Add(new("exemplar_name", "needs exemplar_png"));
         if (errors.Count == 0) errors.AddRange(JobSpecValidator.ValidateForCluster(spec).Select(e => e with { Field = WireName(e.Field) }));

@@ -103,8 +103,7 @@ internal static class BandKernels
     /// <remarks>The three accumulations (Q, V, Σ w·v) run as a wavefront over tile rows: each tile row as soon as what it
     /// reads is complete at all its cells (<see cref="BandCanvas.Ready"/>), so the canvas rows and uploads it shares with the
     /// rows just done are still in cache; each cell gets the same sums in the same order as three whole passes, divided once
-    /// complete. Scratch comes from the shared pool: fresh each step, buffers this size cost about as much in page faults as
-    /// the arithmetic.</remarks>
+    /// complete. Scratch comes from <see cref="ScratchFloats"/>.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Attention(BandCanvas canvas, SyncGeometry geometry, BandSlots bands, ReadOnlySpan<float> pooled, int rows, int columns, ToneValues? tone,
         float[] gaussianTotals, int[] bandOffsets, double lambda, Span<float> sums)

@@ -50,8 +50,7 @@ internal static class CanvasKernels
         var gaussian = geometry.GaussianValues;
         var gaussianTotal = geometry.GaussianTotalValues;
 
-        // Tokens across each cell row: [T, C, rows, w] (the first, horizontal, step of the bilinear spread). Scratch comes
-        // from the shared pool: fresh each step, buffers this size cost about as much in page faults as the arithmetic.
+        // Tokens across each cell row: [T, C, rows, w] (the first, horizontal, step of the bilinear spread).
         var acrossBuffer = ScratchFloats.Rent(count * channels * rows * width);
         var planeBuffer = ScratchFloats.Rent(plane);
         var distanceBuffer = ScratchFloats.Rent(count * height * width);
