@@ -84,6 +84,7 @@ public sealed class BandExchange
     private readonly Lazy<TileBands>[] _tiles;             // built for the tiles a process hosts
     private readonly Lazy<CoordinatorTables> _coordinator; // built on the coordinator's first sync (tile processes never need it)
     private readonly Lazy<ExchangeBytes> _bytes;
+    private readonly ConcurrentDictionary<int, Lazy<Tensor>> _send = new();  // per tile: its send positions, built for the tiles a process hosts
     private readonly ConcurrentDictionary<int, Lazy<Tensor>> _state = new(); // per tile [(h + 2c)(w + 2c)] into [own window | shared | context], built for the tiles a process hosts
 
     private BandExchange(JobPlan plan, ISyncMode sync)
@@ -181,16 +182,17 @@ public sealed class BandExchange
     public BandUpload Upload(int tile, Tensor proposal)
     {
         using var scope = NewDisposeScope();
-        var channels = proposal.shape[0];
+        var shape = proposal.shape; // one native call, not one per dimension read
+        var channels = shape[0];
         var thumbnail = Preview.Thumbnail(proposal);
         if (!Exchanges) return Detach(new BandUpload(tile, zeros(channels, 0L), null, null, thumbnail));
-        var positions = SyncGeometry.Index(Bands(tile).SendPositions);
+        var positions = SendIndex(tile);
         if (positions.device_type != proposal.device_type) positions = positions.to(proposal.device);
         var bands = proposal.reshape(channels, -1).index_select(1, positions);
         Tensor? pooled = null, statistics = null;
         if (Sync is AttentionSync attention)
         {
-            var own = proposal.view(channels, 1, proposal.shape[1], proposal.shape[2]);
+            var own = proposal.view(channels, 1, shape[1], shape[2]);
             if (attention.UsesTokens) pooled = attention.Pool(own).squeeze(1);
             var (mean, spread) = AttentionSync.Statistics(own);
             statistics = cat([mean, spread]);
@@ -365,12 +367,14 @@ public sealed class BandExchange
                 break;
         }
         var sources = cat([local.view(channels, -1), reply.Shared, reply.Context], 1);
-        var rows = new Tensor[channels];
         var state = StateIndex(tile);
         if (state.device_type != sources.device_type) state = state.to(sources.device);
-        for (var c = 0; c < channels; c++) rows[c] = sources[c].index_select(0, state);
-        return stack(rows).view(channels, height + 2 * Plan.Context, width + 2 * Plan.Context).MoveToOuterDisposeScope();
+        return sources.index_select(1, state).view(channels, height + 2 * Plan.Context, width + 2 * Plan.Context).MoveToOuterDisposeScope();
     }
+
+    /// <summary>Tile <paramref name="tile"/>'s <see cref="TileBands.SendPositions"/> as an index tensor (built once per tile,
+    /// only in the processes that upload for it: building it from the array every step cost more than the gather).</summary>
+    private Tensor SendIndex(int tile) => _send.GetOrAdd(tile, t => new Lazy<Tensor>(() => SyncGeometry.Index(Bands(t).SendPositions).DetachFromDisposeScope())).Value;
 
     /// <summary>Where each cell of tile <paramref name="tile"/>'s next state comes from, in [own window | shared |
     /// context] order (computed once per tile, only in the processes that apply its replies).</summary>

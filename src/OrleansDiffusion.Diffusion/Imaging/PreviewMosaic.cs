@@ -19,7 +19,8 @@ public sealed class PreviewMosaic(TileLayout layout)
     /// <summary>The window's thumbnail, [C, ⌈h / factor⌉, ⌈w / factor⌉] (a new tensor).</summary>
     public Tensor Thumbnail(Tensor window)
     {
-        long[] size = [(window.shape[^2] + Factor - 1) / Factor, (window.shape[^1] + Factor - 1) / Factor];
+        var shape = window.shape;
+        long[] size = [(shape[^2] + Factor - 1) / Factor, (shape[^1] + Factor - 1) / Factor];
         using var batch = window.unsqueeze(0);
         using var pooled = nn.functional.adaptive_avg_pool2d(batch, size);
         return pooled.squeeze(0).cpu();
