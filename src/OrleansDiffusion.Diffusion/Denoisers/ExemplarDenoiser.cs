@@ -80,8 +80,12 @@ public sealed class ExemplarDenoiser : IDenoiser
         var bank = _banks[geometry];
         var (batch, height, width) = ((int)input.shape[0], (int)input.shape[2], (int)input.shape[3]);
         var (outHeight, outWidth) = (height - 2 * halo, width - 2 * halo);
-        // x_t / a ≈ x0 + noise: compared with clean exemplar patches (‖x‖² is common to all patches and drops out).
-        var scale = (float)(1 / Math.Sqrt(context.AlphaBar));
+        // x_t / a ≈ c·x0 + noise, compared with clean exemplar patches (‖x‖² is common to all patches and drops out) once
+        // divided by c, the share of the image the sampler has put in so far (DenoiseContext.SignalFraction). Undivided,
+        // every query is shrunk toward zero, and its nearest patch is the one nearest mid-grey: clouds shrank to puffs on
+        // blue sky and marble turned to dark vein fragments, step after step (512² clouds completeness .082 → .031).
+        var signal = context.SignalFraction;
+        var scale = (float)(1 / (Math.Sqrt(context.AlphaBar) * (signal > 0 ? signal : 1)));
         using var scope = NewDisposeScope();
         var results = new Tensor[batch];
         // Window by window, each on its own: its result never depends on which other windows share its batch, and the
@@ -91,6 +95,9 @@ public sealed class ExemplarDenoiser : IDenoiser
             var pixels = GC.AllocateUninitializedArray<float>(Channels * height * width);
             using (var planar = input[b].to(ScalarType.Float32).contiguous()) planar.data<float>().CopyTo(pixels);
             var features = bank.Features.Compute(pixels, 0, height, width, scale);
+            // The first input is pure noise (no image at all): its features are mapped onto the bank's per-lane spread, so
+            // that its nearest patches are a draw from the bank rather than the patches nearest mid-grey.
+            if (signal == 0) bank.Colour(features, scale / (2 * geometry.BlurRadius + 1));
             var nearest = Nearest(features, bank.Index);
             var featureWidth = width - 2 * geometry.FeatureRadius;
             var featureHeight = height - 2 * geometry.FeatureRadius;

@@ -25,6 +25,8 @@ internal sealed class PatchBank
     private readonly int _highX;
     private readonly bool _wraps;
     private readonly Dictionary<int, int[]> _neighbours = [];
+    private readonly float[] _keyMean = new float[PatchFeatures.Lanes];       // per lane, over the bank
+    private readonly float[] _keyDeviation = new float[PatchFeatures.Lanes];
 
     private PatchBank(PatchFeatures features, PatchIndex index, float[][] votes, float[] keys, (int Y, int X)[] positions,
         int height, int width, int margin, bool wraps)
@@ -47,6 +49,17 @@ internal sealed class PatchBank
             _atCentre[positions[n].Y * width + positions[n].X] = n;
         }
         (_width, _low, _highY, _highX, _wraps) = (width, margin, height - margin, width - margin, wraps);
+        for (var j = 0; j < PatchFeatures.Lanes; j++)
+        {
+            double sum = 0, squares = 0;
+            for (var n = 0; n < positions.Length; n++)
+            {
+                var value = keys[n * PatchFeatures.Lanes + j];
+                (sum, squares) = (sum + value, squares + (double)value * value);
+            }
+            var mean = sum / positions.Length;
+            (_keyMean[j], _keyDeviation[j]) = ((float)mean, (float)Math.Sqrt(Math.Max(0, squares / positions.Length - mean * mean)));
+        }
         foreach (var step in features.Geometry.PropagationSteps.Distinct())
         {
             var table = new int[4 * positions.Length];
@@ -57,6 +70,18 @@ internal sealed class PatchBank
     }
 
     public PatchFeatures Features { get; }
+
+    /// <summary>
+    /// Maps, in place, the features of pure noise (every lane of deviation <paramref name="noise"/> around zero) onto the
+    /// keys' mean and deviation per lane: a draw from a Gaussian fitted to the bank, lane by lane (principal components are nearly
+    /// uncorrelated), whose nearest patch is then about as likely to be any patch as its share of the bank.
+    /// </summary>
+    public void Colour(float[] features, float noise)
+    {
+        var gain = new float[PatchFeatures.Lanes];
+        for (var j = 0; j < gain.Length; j++) gain[j] = _keyDeviation[j] / noise;
+        for (var i = 0; i < features.Length; i++) features[i] = _keyMean[i % PatchFeatures.Lanes] + features[i] * gain[i % PatchFeatures.Lanes];
+    }
 
     public PatchIndex Index { get; }
 
