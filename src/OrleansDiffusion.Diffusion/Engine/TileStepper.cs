@@ -18,7 +18,7 @@ public static class TileStepper
     public static BatchStep Step(IReadOnlyList<TileWorker> tiles, IDenoiser denoiser, IScheduler scheduler, NoiseField noise, int step)
     {
         var alphaBar = scheduler.AlphaBar(step);
-        var context = new DenoiseContext(step, scheduler.Steps, alphaBar, scheduler.Timestep(step), StartAlphaBar: scheduler.AlphaBar(0));
+        var context = new DenoiseContext(step, scheduler.Steps, alphaBar, scheduler.Timestep(step), SignalFraction: scheduler.SignalFraction(step));
         var halo = denoiser.Halo(context);
         context = context with { Origins = tiles.Select(t => (t.Window.Y - halo, t.Window.X - halo)).ToArray() };
         using var scope = NewDisposeScope();

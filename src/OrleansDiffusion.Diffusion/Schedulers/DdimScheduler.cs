@@ -14,6 +14,7 @@ public sealed class DdimScheduler : IScheduler
     private readonly double _finalAlphaCumprod;
     private readonly double _eta;
     private readonly double? _clipRange;
+    private readonly double[] _signal;
 
     public DdimScheduler(SchedulerConfig config, int steps, double eta = 0)
     {
@@ -27,6 +28,16 @@ public sealed class DdimScheduler : IScheduler
         Spacing = config.TimestepSpacing ?? DefaultSpacing;
         // diffusers rounds half to even (numpy), as Math.Round does.
         _timesteps = TimestepSpacing.Timesteps(Spacing, config.NumTrainTimesteps, steps, config.StepsOffset).Select(t => (int)Math.Round(t)).ToArray();
+        // The x̂ coefficient m of E[x] through Step: m' = √ᾱ_prev + √(1 − ᾱ_prev − s²)·(m − √ᾱ)/√(1 − ᾱ) (s = η·σ_t; the
+        // fresh noise adds none), from m = 0; the input at the next step is read at its own ᾱ.
+        _signal = new double[steps];
+        double coefficient = 0;
+        for (var step = 0; step < steps; step++)
+        {
+            _signal[step] = coefficient / Math.Sqrt(AlphaBar(step));
+            var (alpha, alphaPrev, std) = (AlphaBar(step), AlphaBarPrevious(step), _eta * Math.Sqrt(Variance(step)));
+            coefficient = Math.Sqrt(alphaPrev) + Math.Sqrt(Math.Max(0, 1 - alphaPrev - std * std)) * (coefficient - Math.Sqrt(alpha)) / Math.Sqrt(1 - alpha);
+        }
     }
 
     public int Steps { get; }
@@ -37,6 +48,7 @@ public sealed class DdimScheduler : IScheduler
     public double AlphaBar(int step) => _alphasCumprod[_timesteps[step]];
     public Tensor ModelInput(Tensor x, int step) => x.alias();
     public bool UsesNoise(int step) => _eta > 0 && Variance(step) > 0;
+    public double SignalFraction(int step) => _signal[step];
 
     /// <summary>As diffusers: x̂0 is clamped when <c>clip_sample</c> is on, ε̂ is used as predicted (use_clipped_model_output off).</summary>
     public Tensor Step(Tensor x, Tensor sample, Tensor epsilon, int step, Tensor? noise)

@@ -55,6 +55,9 @@ public sealed class EulerScheduler : IScheduler
     public Tensor ModelInput(Tensor x, int step) => ScalarMath.Over(x, Math.Sqrt(_sigmas[step] * _sigmas[step] + 1));
     public bool UsesNoise(int step) => false;
 
+    /// <summary>The model input over √ᾱ is x itself, and each step leaves σ_{i+1}/σ_i of x − x̂: c_i = 1 − σ_i/σ_0.</summary>
+    public double SignalFraction(int step) => 1 - _sigmas[step] / _sigmas[0];
+
     public Tensor Step(Tensor x, Tensor sample, Tensor epsilon, int step, Tensor? noise)
     {
         using var derivative = ScalarMath.Over(x - sample, _sigmas[step]);

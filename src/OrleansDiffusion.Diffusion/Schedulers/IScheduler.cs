@@ -16,6 +16,15 @@ public interface IScheduler
     /// <summary>ᾱ of <see cref="ModelInput"/> at step <paramref name="step"/> (a = √ᾱ, b = √(1−ᾱ)).</summary>
     double AlphaBar(int step);
 
+    /// <summary>
+    /// How much of the image the run has put into the input of step <paramref name="step"/>: with the same prediction x̂
+    /// at every step, from an initial latent of pure noise, the expected model input over √ᾱ is c·x̂ (noise adds none
+    /// of it). A forward-noised image holds all of it (c = 1), the first step none (c = 0); each step moves x only part
+    /// way toward its prediction, so c lags behind 1 − noise. A denoiser that matches its input against clean images
+    /// reads the image at this scale.
+    /// </summary>
+    double SignalFraction(int step);
+
     /// <summary>Scale of the initial latent relative to standard normal noise.</summary>
     double InitNoiseSigma { get; }
 
