@@ -204,8 +204,7 @@ internal static class BandKernels
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void AddTo(in BandRun run, Span<float> target, int cell, int plane)
         {
-            var weight = gaussian.AsSpan(run.Y * width + run.X, run.Length);
-            for (var c = 0; c < _tokens.Channels; c++) _tokens.AddRow(run.Slot, c, run.Y, weight, target.Slice(c * plane + cell, run.Length), run.X);
+            _tokens.AddRows(run.Slot, run.Y, run.X, gaussian.AsSpan(run.Y * width + run.X, run.Length), target[cell..], plane);
         }
     }
 
@@ -223,8 +222,7 @@ internal static class BandKernels
         public void AddTo(in BandRun run, Span<float> target, int cell, int plane)
         {
             var distance = _distances.Slice(bandOffsets[run.Slot] + run.Band, run.Length);
-            for (var c = 0; c < _tokens.Channels; c++)
-                _tokens.AddSquaredDistance(run.Slot, c, run.Y, _consensus.Slice(c * cells + run.Cell, run.Length), distance, run.X);
+            _tokens.SquaredDistances(run.Slot, run.Y, run.X, _consensus[run.Cell..], cells, distance);
             SyncKernels.AddTransformed(distance, null, gaussian.AsSpan(run.Y * width + run.X, run.Length), target.Slice(cell, run.Length));
         }
     }
