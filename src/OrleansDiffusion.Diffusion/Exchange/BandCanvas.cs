@@ -107,7 +107,7 @@ internal sealed class BandCanvas
         Runs = [.. runs];
         Strips = strips;
 
-        var lastRow = new int[canvasHeight];
+        var lastRow = LastRow = new int[canvasHeight];
         for (var row = 0; row < layout.Rows; row++)
             for (var y = 0; y < layout.TileHeight; y++) lastRow[geometry.CanvasRow(row, y)] = row;
         Fresh = new CellRange[layout.Rows][];
@@ -147,6 +147,9 @@ internal sealed class BandCanvas
     /// the canvas rows no later tile row reaches (their sums are complete once it is added).</summary>
     public CellRange[][] Fresh { get; }
     public CellRange[][] Complete { get; }
+
+    /// <summary>Per canvas row: the last tile row that reaches it (its band cells are final once that tile row is added).</summary>
+    public int[] LastRow { get; }
 
     /// <summary>Per tile row: the last tile row that reaches any of its canvas rows (once that one is added, the sums at
     /// every cell of this tile row's windows are complete).</summary>

@@ -226,10 +226,23 @@ public sealed class BandExchange
                 throw new ArgumentException($"tile {upload.Tile} sent bands [{string.Join(", ", upload.Bands.shape)}], expected [{channels}, {expected}]", nameof(uploads));
             slots[slot] = SyncKernels.Cpu(upload.Bands);
         }
-        var bands = new BandSlots(slots, channels);
+        var bands = new BandSlots(slots, channels, tables.BandOffsets);
         var width = layout.TileWidth;
         (float[] Scale, float[] Shift)? tone = null;
         var values = ScratchFloats.Rent((channels + 1) * tables.Canvas.Count);   // reused between steps where it is small enough (see ScratchFloats)
+        var replies = new BandReply[layout.Count];
+        // Each tile's reply as soon as its cells are final (copied while they are in cache).
+        void Complete(int row)
+        {
+            var result = values.AsSpan(0, channels * tables.Canvas.Count);
+            foreach (var t in tables.RepliesAt[row])
+            {
+                var shared = tables.Gather(result, tables.Shared[t], channels);
+                var context = tables.Gather(result, tables.Context[t], channels);
+                var toneOf = tone is var (scale, shift) ? ToneOf(scale, shift, geometry.TileToGrid[t], channels) : null;
+                replies[t] = Detach(new BandReply(t, shared, context, toneOf));
+            }
+        }
         try
         {
             var result = values.AsSpan(0, channels * tables.Canvas.Count);
@@ -245,22 +258,13 @@ public sealed class BandExchange
                         var cells = attention.TokenCells(layout.TileHeight, layout.TileWidth);
                         var (rows, columns) = ((int)cells[0], (int)cells[1]);
                         BandKernels.Attention(tables.Canvas, geometry, bands, UploadedCells(ordered, channels, rows * columns), rows, columns, toneValues,
-                            tables.Totals, tables.BandOffsets, attention.Options.ContentStrength, values.AsSpan(0, (channels + 1) * tables.Canvas.Count));
+                            tables.Totals, tables.BandOffsets, attention.Options.ContentStrength, values.AsSpan(0, (channels + 1) * tables.Canvas.Count), Complete);
                     }
-                    else BandKernels.Mean(tables.Canvas, bands, toneValues, geometry.GaussianValues, tables.Totals, width, result);
+                    else BandKernels.Mean(tables.Canvas, bands, toneValues, geometry.GaussianValues, tables.Totals, width, result, Complete);
                     break;
                 default:
-                    BandKernels.Mean(tables.Canvas, bands, null, Sync.Mode == SyncMode.Gaussian ? geometry.GaussianValues : null, tables.Totals, width, result);
+                    BandKernels.Mean(tables.Canvas, bands, null, Sync.Mode == SyncMode.Gaussian ? geometry.GaussianValues : null, tables.Totals, width, result, Complete);
                     break;
-            }
-
-            var replies = new BandReply[layout.Count];
-            for (var t = 0; t < layout.Count; t++)
-            {
-                var shared = tables.Gather(result, tables.Shared[t], channels);
-                var context = tables.Gather(result, tables.Context[t], channels);
-                var toneOf = tone is var (scale, shift) ? ToneOf(scale, shift, geometry.TileToGrid[t], channels) : null;
-                replies[t] = Detach(new BandReply(t, shared, context, toneOf));
             }
             return replies;
         }
@@ -414,7 +418,18 @@ public sealed class BandExchange
             Totals = BandKernels.Totals(Canvas, weighted ? geometry.GaussianValues : null, geometry.Layout.TileWidth);
             BandOffsets = new int[tiles.Length + 1];
             for (var slot = 0; slot < tiles.Length; slot++) BandOffsets[slot + 1] = BandOffsets[slot] + tiles[geometry.GridToTile[slot]].SendPositions.Length;
+            // A tile's reply is final once the last tile row reaching any of its cells is.
+            var repliesAt = Enumerable.Range(0, geometry.Layout.Rows).Select(_ => new List<int>()).ToArray();
+            foreach (var tile in tiles)
+            {
+                var ready = tile.SharedCells.Concat(tile.ContextCells).Select(c => Canvas.LastRow[c / canvasWidth]).DefaultIfEmpty(0).Max();
+                repliesAt[ready].Add(tile.Tile);
+            }
+            RepliesAt = Array.ConvertAll(repliesAt, r => r.ToArray());
         }
+
+        /// <summary>Per tile row: the tiles whose reply cells are all final once it is added (each tile once).</summary>
+        public int[][] RepliesAt { get; }
 
         public BandCanvas Canvas { get; }
 

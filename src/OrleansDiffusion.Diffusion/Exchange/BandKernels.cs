@@ -4,15 +4,16 @@ using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Diffusion.Exchange;
 
-/// <summary>Every grid slot's upload ([C, n] floats at its sent positions), read in place.</summary>
-internal sealed class BandSlots(Tensor[] bands, int channels)
+/// <summary>Every grid slot's upload ([C, n] floats at its sent positions, n from <paramref name="offsets"/>, checked by the
+/// caller), read in place.</summary>
+internal sealed class BandSlots(Tensor[] bands, int channels, int[] offsets)
 {
     public int Channels => channels;
 
     /// <summary>The floats of <paramref name="slot"/>'s upload: channel c's values start at c·<paramref name="count"/>.</summary>
     public ReadOnlySpan<float> Of(int slot, out int count)
     {
-        count = (int)bands[slot].size(1);
+        count = offsets[slot + 1] - offsets[slot];
         return SyncKernels.Floats(bands[slot]);
     }
 }
@@ -89,12 +90,26 @@ internal static class BandKernels
     }
 
     /// <summary><paramref name="values"/> [C × cells] = Σ w·v / Σ w with w = 1 or the window Gaussian (<paramref name="totals"/>
-    /// its sums), v toned where <paramref name="tone"/> is given.</summary>
-    public static void Mean(BandCanvas canvas, BandSlots bands, ToneValues? tone, float[]? gaussian, float[] totals, int width, Span<float> values)
+    /// its sums), v toned where <paramref name="tone"/> is given; tile row by tile row, each canvas row divided once no later
+    /// tile row reaches it, then <paramref name="complete"/>(row) (the cells that just became final are still in cache).</summary>
+    public static void Mean(BandCanvas canvas, BandSlots bands, ToneValues? tone, float[]? gaussian, float[] totals, int width, Span<float> values,
+        Action<int> complete)
     {
         var source = new MeanRows(bands, tone, gaussian, width);
-        Accumulate(canvas, ref source, values);
-        for (var c = 0; c < bands.Channels; c++) SyncKernels.Divide(values.Slice(c * canvas.Count, canvas.Count), totals);
+        var stripBuffer = ScratchFloats.Rent(Math.Max(1, source.Planes * canvas.StripCells));
+        try
+        {
+            for (var row = 0; row < canvas.Strips.Length; row++)
+            {
+                AccumulateRow(canvas, row, ref source, values, stripBuffer);
+                Divide(values, bands.Channels, canvas.Count, totals, canvas.Complete[row]);
+                complete(row);
+            }
+        }
+        finally
+        {
+            ScratchFloats.Return(stripBuffer);
+        }
     }
 
     /// <summary>Attention's content-weighted consensus (<see cref="CanvasKernels.Attention"/>) on the band cells: tokens from
@@ -103,10 +118,10 @@ internal static class BandKernels
     /// <remarks>The three accumulations (Q, V, Σ w·v) run as a wavefront over tile rows: each tile row as soon as what it
     /// reads is complete at all its cells (<see cref="BandCanvas.Ready"/>), so the canvas rows and uploads it shares with the
     /// rows just done are still in cache; each cell gets the same sums in the same order as three whole passes, divided once
-    /// complete. Scratch comes from <see cref="ScratchFloats"/>.</remarks>
+    /// complete, then <paramref name="complete"/>(row) as in <see cref="Mean"/>. Scratch comes from <see cref="ScratchFloats"/>.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Attention(BandCanvas canvas, SyncGeometry geometry, BandSlots bands, ReadOnlySpan<float> pooled, int rows, int columns, ToneValues? tone,
-        float[] gaussianTotals, int[] bandOffsets, double lambda, Span<float> sums)
+        float[] gaussianTotals, int[] bandOffsets, double lambda, Span<float> sums, Action<int> complete)
     {
         var layout = geometry.Layout;
         var (channels, count, cells) = (bands.Channels, layout.Count, canvas.Count);
@@ -147,6 +162,7 @@ internal static class BandKernels
                     {
                         AccumulateRow(canvas, weightedRow, ref weightedRows, sums, weightedStrip);
                         Divide(sums, channels, cells, total, canvas.Complete[weightedRow]);
+                        complete(weightedRow);
                     }
                 }
             }
@@ -204,8 +220,7 @@ internal static class BandKernels
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void AddTo(in BandRun run, Span<float> target, int cell, int plane)
         {
-            var weight = gaussian.AsSpan(run.Y * width + run.X, run.Length);
-            for (var c = 0; c < _tokens.Channels; c++) _tokens.AddRow(run.Slot, c, run.Y, weight, target.Slice(c * plane + cell, run.Length), run.X);
+            _tokens.AddRows(run.Slot, run.Y, run.X, gaussian.AsSpan(run.Y * width + run.X, run.Length), target[cell..], plane);
         }
     }
 
@@ -223,8 +238,7 @@ internal static class BandKernels
         public void AddTo(in BandRun run, Span<float> target, int cell, int plane)
         {
             var distance = _distances.Slice(bandOffsets[run.Slot] + run.Band, run.Length);
-            for (var c = 0; c < _tokens.Channels; c++)
-                _tokens.AddSquaredDistance(run.Slot, c, run.Y, _consensus.Slice(c * cells + run.Cell, run.Length), distance, run.X);
+            _tokens.SquaredDistances(run.Slot, run.Y, run.X, _consensus[run.Cell..], cells, distance);
             SyncKernels.AddTransformed(distance, null, gaussian.AsSpan(run.Y * width + run.X, run.Length), target.Slice(cell, run.Length));
         }
     }

@@ -69,7 +69,7 @@ internal static class CanvasKernels
             var distances = distanceBuffer.AsSpan(0, count * height * width);
             var disagreement = planeBuffer.AsSpan(0, plane);
             disagreement.Clear();
-            var scratch = new float[width];
+            var scratch = new float[channels * width];                                    // a wrapping window row's consensus (C rows) or disagreement
             var distanceRows = new DistanceRows(geometry, tokens, sums[..(channels * plane)], distances, gaussian, scratch);
             SyncKernels.Accumulate(geometry, ref distanceRows, disagreement);
             SyncKernels.Divide(disagreement, gaussianTotal);
@@ -150,21 +150,28 @@ internal static class CanvasKernels
             SyncKernels.Transform(target, tone?.Of(slot, channel), weight, target);
         }
 
-        /// <summary>distance = (consensus − the token row from window column <paramref name="x"/> on)² for channel 0, += it for
-        /// the others (distance's length).</summary>
-        public void AddSquaredDistance(int slot, int channel, int y, ReadOnlySpan<float> consensus, Span<float> distance, int x = 0)
+        /// <summary>distance = Σ_c (consensus_c − the token row of channel c from window column <paramref name="x"/> on)²
+        /// (distance's length; plane c of <paramref name="consensus"/> at c·<paramref name="plane"/>), channel by channel.
+        /// All channels in one call: a band run is often 16 cells, so the row's lookups are worth doing once.</summary>
+        public void SquaredDistances(int slot, int y, int x, ReadOnlySpan<float> consensus, int plane, Span<float> distance)
         {
-            var first = (slot * channels + channel) * rows * width + x;
-            SyncKernels.SquaredDistance(consensus, _across.Slice(first + y0[y] * width, distance.Length), wy0[y], _across.Slice(first + y1[y] * width, distance.Length), wy1[y],
-                tone?.Of(slot, channel), distance, first: channel == 0);
+            var (length, stride) = (distance.Length, rows * width);
+            var first = slot * channels * stride + x;
+            var (a, b, wa, wb) = (first + y0[y] * width, first + y1[y] * width, wy0[y], wy1[y]);
+            for (var c = 0; c < channels; c++, a += stride, b += stride)
+                SyncKernels.SquaredDistance(consensus.Slice(c * plane, length), _across.Slice(a, length), wa, _across.Slice(b, length), wb, tone?.Of(slot, c),
+                    distance, first: c == 0);
         }
 
-        /// <summary>target += the token row from window column <paramref name="x"/> on times <paramref name="weight"/>.</summary>
-        public void AddRow(int slot, int channel, int y, ReadOnlySpan<float> weight, Span<float> target, int x = 0)
+        /// <summary>target (plane c at c·<paramref name="plane"/>) += the token row of channel c from window column
+        /// <paramref name="x"/> on times <paramref name="weight"/> (its length), for every channel.</summary>
+        public void AddRows(int slot, int y, int x, ReadOnlySpan<float> weight, Span<float> target, int plane)
         {
-            var first = (slot * channels + channel) * rows * width + x;
-            SyncKernels.AddLerpTransformed(_across.Slice(first + y0[y] * width, target.Length), wy0[y], _across.Slice(first + y1[y] * width, target.Length), wy1[y],
-                tone?.Of(slot, channel), weight, target);
+            var (length, stride) = (weight.Length, rows * width);
+            var first = slot * channels * stride + x;
+            var (a, b, wa, wb) = (first + y0[y] * width, first + y1[y] * width, wy0[y], wy1[y]);
+            for (var c = 0; c < channels; c++, a += stride, b += stride)
+                SyncKernels.AddLerpTransformed(_across.Slice(a, length), wa, _across.Slice(b, length), wb, tone?.Of(slot, c), weight, target.Slice(c * plane, length));
         }
     }
 
@@ -185,8 +192,7 @@ internal static class CanvasKernels
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void AddTo(int slot, int y, Span<float> target, int start, int plane)
         {
-            var weight = gaussian.AsSpan(y * width, width);
-            for (var c = 0; c < _tokens.Channels; c++) _tokens.AddRow(slot, c, y, weight, target.Slice(c * plane + start, width));
+            _tokens.AddRows(slot, y, 0, gaussian.AsSpan(y * width, width), target[start..], plane);
         }
     }
 
@@ -223,8 +229,16 @@ internal static class CanvasKernels
             var plane = layout.CanvasHeight * layout.CanvasWidth;
             var (row, column) = Math.DivRem(slot, layout.Columns);
             var distance = _distances.Slice((slot * height + y) * width, width);
-            for (var c = 0; c < _tokens.Channels; c++)
-                _tokens.AddSquaredDistance(slot, c, y, SyncKernels.Row(geometry, row, column, y, _consensus.Slice(c * plane, plane), scratch), distance);
+            var pieces = geometry.ColumnPieces[column];
+            if (pieces.Length == 1)
+                _tokens.SquaredDistances(slot, y, 0, _consensus[(geometry.CanvasRow(row, y) * layout.CanvasWidth + pieces[0].Start)..], plane, distance);
+            else
+            {
+                // A window that wraps: its consensus rows gathered, channel by channel.
+                for (var c = 0; c < _tokens.Channels; c++)
+                    SyncKernels.Gather(geometry, row, column, y, _consensus.Slice(c * plane, plane), scratch.AsSpan(c * width, width));
+                _tokens.SquaredDistances(slot, y, 0, scratch, width, distance);
+            }
             return distance;
         }
     }

@@ -168,8 +168,9 @@ internal static class SyncKernels
     {
         var pieces = geometry.ColumnPieces[column];
         if (pieces.Length == 1) return canvas.Slice(geometry.CanvasRow(row, y) * geometry.Layout.CanvasWidth + pieces[0].Start, pieces[0].Length);
-        Gather(geometry, row, column, y, canvas, scratch);
-        return scratch;
+        var gathered = scratch[..geometry.Layout.TileWidth];
+        Gather(geometry, row, column, y, canvas, gathered);
+        return gathered;
     }
 
     /// <summary>Per-tile cell means (adaptive average pooling: cell i spans [⌊i·n/cells⌋, ⌈(i + 1)·n/cells⌉)) of one plane
