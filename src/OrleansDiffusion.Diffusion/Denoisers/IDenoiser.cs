@@ -14,7 +14,6 @@ namespace OrleansDiffusion.Diffusion.Denoisers;
 public readonly record struct DenoiseContext(int Step, int Steps, double AlphaBar, double Timestep, IReadOnlyList<(int Y, int X)>? Origins = null,
     double SignalFraction = 1)
 {
-
     /// <summary>The canvas position of window <paramref name="index"/>'s first input pixel.</summary>
     public (int Y, int X) Origin(int index) => Origins?[index] ?? (0, 0);
 }
