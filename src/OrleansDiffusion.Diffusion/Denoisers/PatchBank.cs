@@ -83,7 +83,7 @@ internal sealed class PatchBank
     public void Condition(float[] features, float noise, bool signal)
     {
         var (gain, centre) = (new float[PatchFeatures.Lanes], new float[PatchFeatures.Lanes]);
-        for (var j = 0; j < gain.Length; j++) (gain[j], centre[j]) = (Math.Min(1, _keyDeviation[j] / noise), signal ? _keyMean[j] : 0);
+        for (var j = 0; j < gain.Length; j++) (gain[j], centre[j]) = (noise > 0 ? Math.Min(1, _keyDeviation[j] / noise) : 1, signal ? _keyMean[j] : 0);
         for (var i = 0; i < features.Length; i++)
         {
             var j = i % PatchFeatures.Lanes;
