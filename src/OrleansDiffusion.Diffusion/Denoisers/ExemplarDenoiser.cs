@@ -95,9 +95,9 @@ public sealed class ExemplarDenoiser : IDenoiser
             var pixels = GC.AllocateUninitializedArray<float>(Channels * height * width);
             using (var planar = input[b].to(ScalarType.Float32).contiguous()) planar.data<float>().CopyTo(pixels);
             var features = bank.Features.Compute(pixels, 0, height, width, scale);
-            // The first input is pure noise (no image at all): its features are mapped onto the bank's per-lane spread, so
-            // that its nearest patches are a draw from the bank rather than the patches nearest mid-grey.
-            if (signal == 0) bank.Colour(features, scale / (2 * geometry.BlurRadius + 1));
+            // The noise of x_t (deviation √(1 − ᾱ)) in every feature lane: scaled with the query, averaged by the pool.
+            var noise = (float)(Math.Sqrt(1 - context.AlphaBar) * scale / (2 * geometry.BlurRadius + 1));
+            bank.Condition(features, noise, signal > 0);
             var nearest = Nearest(features, bank.Index);
             var featureWidth = width - 2 * geometry.FeatureRadius;
             var featureHeight = height - 2 * geometry.FeatureRadius;

@@ -72,15 +72,23 @@ internal sealed class PatchBank
     public PatchFeatures Features { get; }
 
     /// <summary>
-    /// Maps, in place, the features of pure noise (every lane of deviation <paramref name="noise"/> around zero) onto the
-    /// keys' mean and deviation per lane: a draw from a Gaussian fitted to the bank, lane by lane (principal components are nearly
-    /// uncorrelated), whose nearest patch is then about as likely to be any patch as its share of the bank.
+    /// Brings query features, in place, lane by lane within the keys' spread. A query is a patch plus noise of deviation
+    /// <paramref name="noise"/> per lane (pure noise around zero at the first step, when there is no
+    /// <paramref name="signal"/> yet). Where the noise exceeds a lane's spread s, the query lies far outside the bank, and
+    /// its nearest patch is one of the bank's extremes in the noise's direction whatever the patch: a few patches are the
+    /// nearest to most queries (marble's one dark knot, repeated in rows). Those lanes are scaled by s / noise about the
+    /// keys' mean, so that they spread like the keys and every patch is about as likely as its share of the bank; lanes
+    /// that stand out of the noise are left as they are (shrinking them too fades thin veins toward the mean).
     /// </summary>
-    public void Colour(float[] features, float noise)
+    public void Condition(float[] features, float noise, bool signal)
     {
-        var gain = new float[PatchFeatures.Lanes];
-        for (var j = 0; j < gain.Length; j++) gain[j] = _keyDeviation[j] / noise;
-        for (var i = 0; i < features.Length; i++) features[i] = _keyMean[i % PatchFeatures.Lanes] + features[i] * gain[i % PatchFeatures.Lanes];
+        var (gain, centre) = (new float[PatchFeatures.Lanes], new float[PatchFeatures.Lanes]);
+        for (var j = 0; j < gain.Length; j++) (gain[j], centre[j]) = (noise > 0 ? Math.Min(1, _keyDeviation[j] / noise) : 1, signal ? _keyMean[j] : 0);
+        for (var i = 0; i < features.Length; i++)
+        {
+            var j = i % PatchFeatures.Lanes;
+            features[i] = _keyMean[j] + (features[i] - centre[j]) * gain[j];
+        }
     }
 
     public PatchIndex Index { get; }
