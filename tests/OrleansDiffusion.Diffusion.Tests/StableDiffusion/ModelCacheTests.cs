@@ -45,16 +45,21 @@ public sealed class ModelCacheTests : IDisposable
     public async Task Concurrent_requests_wait_for_the_one_load_which_runs_off_the_callers_thread()
     {
         using var gate = new ManualResetEventSlim();
+        using var started = new ManualResetEventSlim();
         var loadThread = -1;
         using var cache = FakeCache(1000, k =>
         {
             loadThread = Environment.CurrentManagedThreadId;
+            started.Set();
             gate.Wait();
             return new Fake("m", 100);
         });
         var caller = Environment.CurrentManagedThreadId;
 
         var requests = Enumerable.Range(0, 5).Select(_ => cache.AcquireAsync(Key("m"))).ToArray();
+        // The caller keeps its thread until the load has begun (once it awaits, a pool thread could run the load and
+        // carry the caller's id); the timeout only guards against a hang.
+        Assert.True(started.Wait(TimeSpan.FromSeconds(60)), "the load never started");
         Assert.All(requests, r => Assert.False(r.IsCompleted));
         gate.Set();
         var leases = await Task.WhenAll(requests);
