@@ -86,6 +86,8 @@ public sealed class ExemplarDenoiser : IDenoiser
         // blue sky and marble turned to dark vein fragments, step after step (512² clouds completeness .082 → .031).
         var signal = context.SignalFraction;
         var scale = (float)(1 / (Math.Sqrt(context.AlphaBar) * (signal > 0 ? signal : 1)));
+        // The noise of x_t (deviation √(1 − ᾱ)) in every feature lane: scaled with the query, averaged by the pool.
+        var noise = (float)(Math.Sqrt(1 - context.AlphaBar) * scale / (2 * geometry.BlurRadius + 1));
         using var scope = NewDisposeScope();
         var results = new Tensor[batch];
         // Window by window, each on its own: its result never depends on which other windows share its batch, and the
@@ -95,8 +97,6 @@ public sealed class ExemplarDenoiser : IDenoiser
             var pixels = GC.AllocateUninitializedArray<float>(Channels * height * width);
             using (var planar = input[b].to(ScalarType.Float32).contiguous()) planar.data<float>().CopyTo(pixels);
             var features = bank.Features.Compute(pixels, 0, height, width, scale);
-            // The noise of x_t (deviation √(1 − ᾱ)) in every feature lane: scaled with the query, averaged by the pool.
-            var noise = (float)(Math.Sqrt(1 - context.AlphaBar) * scale / (2 * geometry.BlurRadius + 1));
             bank.Condition(features, noise, signal > 0);
             var nearest = Nearest(features, bank.Index);
             var featureWidth = width - 2 * geometry.FeatureRadius;
