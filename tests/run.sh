@@ -48,8 +48,16 @@ for trx in "$results"/*.trx; do
   [[ -e $trx ]] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx")
   passed=$((passed + $(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")))
-  failed=$((failed + $(sed -E 's/.* failed="([0-9]+)".*/\1/' <<<"$counters")))
+  run_failed=$(sed -E 's/.* failed="([0-9]+)".*/\1/' <<<"$counters")
+  # A test host that crashes leaves its finished tests passed and none failed; the run itself is the failure.
+  if ((run_failed == 0)) && grep -q '<ResultSummary outcome="Failed"' "$trx"; then
+    run_failed=1
+    echo "a test run was aborted: $(grep -o '<Text>[^<]*' "$trx" | head -n 1 | sed 's/<Text>//')" >&2
+  fi
+  failed=$((failed + run_failed))
 done
+# dotnet test failed without a failure on record (a project that left no results): count it.
+if ((status != 0 && failed == 0)); then failed=1; fi
 echo "$passed passed, $failed failed"
 if ((passed == 0)); then echo "no test ran" >&2; exit 1; fi
 exit $status
