@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using OrleansDiffusion.Diffusion.Schedulers;
+using OrleansDiffusion.Diffusion.Sync;
 using static TorchSharp.torch;
 
 namespace OrleansDiffusion.Diffusion.Denoisers;
@@ -95,7 +96,8 @@ public sealed class ExemplarDenoiser : IDenoiser
         for (var b = 0; b < batch; b++)
         {
             var pixels = GC.AllocateUninitializedArray<float>(Channels * height * width);
-            using (var planar = input[b].to(ScalarType.Float32).contiguous()) planar.data<float>().CopyTo(pixels);
+            // One block copy: TorchSharp's element accessor (data<float>().CopyTo) walks index by index.
+            using (var planar = input[b].to(ScalarType.Float32).contiguous()) SyncKernels.Floats(planar).CopyTo(pixels);
             var features = bank.Features.Compute(pixels, 0, height, width, scale);
             bank.Condition(features, noise, signal > 0);
             var nearest = Nearest(features, bank.Index);
