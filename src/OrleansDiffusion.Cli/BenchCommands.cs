@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion;
 using OrleansDiffusion.Diffusion.Bench;
 
 namespace OrleansDiffusion.Cli;
@@ -17,7 +18,7 @@ internal static partial class BenchCommands
     private static readonly Option<int> Context = CliOption.Int("--context", "Context cells each update carries around its window.", 0);
     private static readonly Option<int> Repeats = CliOption.Int("--repeats", "Timed sync steps per mode.", 5);
     private static readonly Option<string> Modes = new("--modes") { Description = "Sync modes to measure, comma-separated.", DefaultValueFactory = _ => "none,average,gaussian,attention,halo" };
-    private static readonly Option<int> Threads = CliOption.Int("--threads", "libtorch intra-op threads (0: leave as is).", 1);
+    private static readonly Option<int> Threads = CliOption.Int("--threads", "Compute threads: libtorch's intra-op threads and the attention band sync's (0: the CPU quota).", 1);
 
     public static Command Create()
     {
@@ -34,9 +35,13 @@ internal static partial class BenchCommands
 
     private static int Sync(ParseResult parsed)
     {
-        if (parsed.GetValue(Threads) is > 0 and var threads) TorchSharp.torch.set_num_threads(threads);
         var (canvas, tile, overlap, channels, context, repeats) = (parsed.GetValue(Canvas), parsed.GetValue(Tile), parsed.GetValue(Overlap),
             parsed.GetValue(Channels), parsed.GetValue(Context), parsed.GetValue(Repeats));
+        var errors = new List<ValidationError>();
+        if (repeats < 1) errors.Add(new("repeats", $"must be positive, got {repeats}"));
+        if (parsed.GetValue(Threads) < 0) errors.Add(new("threads", $"must be 0 (the CPU quota) or positive, got {parsed.GetValue(Threads)}"));
+        if (errors.Count > 0) throw new InvalidJobException(errors);
+        var threads = TorchThreads.Configure(parsed.GetValue(Threads));
         foreach (var mode in ParseModes(parsed.GetValue(Modes)!))
         {
             // Each measurement's own peak: the kernel's high-water mark is reset before it.
@@ -49,7 +54,7 @@ internal static partial class BenchCommands
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{CliOption.Spelling(mode),-10} {timing.Tiles} tiles  {timing.StepMilliseconds,8:F1} ms/step  {timing.TileStepMilliseconds,7:F4} ms/tile-step  cpu {timing.CpuTileStepMilliseconds,7:F4} ms/tile-step  peak RSS {fullPeak / 1048576.0:F0} MiB"));
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{"",-10} band sync  {band.StepMilliseconds,8:F1} ms/step  {band.TileStepMilliseconds,7:F4} ms/tile-step  cpu {band.CpuTileStepMilliseconds,7:F4} ms/tile-step  peak RSS {bandPeak / 1048576.0:F0} MiB"));
+                $"{"",-10} band sync  {band.StepMilliseconds,8:F1} ms/step  {band.TileStepMilliseconds,7:F4} ms/tile-step  cpu {band.CpuTileStepMilliseconds,7:F4} ms/tile-step  peak RSS {bandPeak / 1048576.0:F0} MiB  ({threads} thread{(threads == 1 ? "" : "s")})"));
             var bytes = SyncBenchmark.Bytes(mode, canvas, tile, overlap, channels, context);
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{"",-10} bytes/step: band {bytes.PerStep:N0} (up {bytes.Up:N0}, down {bytes.Down:N0}), bound {bytes.LowerBound:N0}, ratio {bytes.Ratio:F3} ({bytes.SyncRatio:F3} without the {bytes.Preview:N0} preview bytes); full-window {bytes.FullWindow:N0} ({bytes.FullWindowRatio:F3}×)"));

@@ -1,9 +1,9 @@
 namespace OrleansDiffusion.Diffusion;
 
 /// <summary>
-/// libtorch's intra-op thread count for this process, set once by one rule everywhere (in-process jobs, silos, the
-/// embedded cluster): the configured count, else the CPU quota (.NET's processor count honours cgroup limits in a
-/// pod). It never depends on how many silos or devices share the process, so the numbers a tile computes do not
+/// The compute thread count of this process (libtorch's intra-op threads, and the coordinator's attention band sync's),
+/// set once by one rule everywhere (in-process jobs, silos, the embedded cluster): the configured count, else the CPU
+/// quota (.NET's processor count honours cgroup limits in a pod). It never depends on how many silos or devices share the process, so the numbers a tile computes do not
 /// either; more threads than the quota make competing processes slow each other down many times over.
 /// </summary>
 public static class TorchThreads

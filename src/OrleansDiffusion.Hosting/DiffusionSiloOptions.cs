@@ -79,7 +79,8 @@ public sealed class DiffusionSiloOptions
     /// <summary>Jobs queued or running at once in the cluster (admission control).</summary>
     public int MaxQueuedJobs { get; set; } = 64;
 
-    /// <summary>libtorch intra-op threads of this process; 0: the CPU quota (cgroup limit, else the processor count).</summary>
+    /// <summary>Compute threads of this process: libtorch's intra-op threads, and on a coordinator the attention band sync's
+    /// (its chunks of tile rows side by side); 0: the CPU quota (cgroup limit, else the processor count).</summary>
     public int IntraOpThreads { get; set; }
 
     /// <summary>glibc's mmap threshold for this silo process (bytes; 0: glibc's dynamic default): native blocks above it,

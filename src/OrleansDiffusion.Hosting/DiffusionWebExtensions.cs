@@ -23,7 +23,7 @@ public static class DiffusionWebExtensions
         builder.WebHost.UseUrls($"http://{HttpHost(options)}:{options.HttpPort}");
         // Shorter than the pod's grace period (150 s) so deactivation finishes before SIGKILL.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(120));
-        Console.Error.WriteLine($"odiff silo: {OrleansDiffusion.Diffusion.TorchThreads.Configure(options.IntraOpThreads)} libtorch intra-op thread(s)");
+        Console.Error.WriteLine($"odiff silo: {OrleansDiffusion.Diffusion.TorchThreads.Configure(options.IntraOpThreads)} compute thread(s) (libtorch intra-op, attention band sync)");
         Console.Error.WriteLine($"odiff silo: malloc mmap threshold {GlibcHeap.Configure(options.MallocMmapThreshold)}");
         if (options.HostsTiles)
         {

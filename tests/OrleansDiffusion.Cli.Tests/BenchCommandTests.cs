@@ -11,12 +11,13 @@ public class BenchCommandTests
     public async Task Bench_sync_times_every_mode_and_reports_band_bytes_against_the_bound()
     {
         using var directory = new TempDirectory();
-        var result = await OdiffProcess.RunAsync(directory.Path, "bench", "sync", "--canvas", "160", "--tile", "64", "--overlap", "16", "--repeats", "1");
+        var result = await OdiffProcess.RunAsync(directory.Path, "bench", "sync", "--canvas", "160", "--tile", "64", "--overlap", "16", "--repeats", "1", "--threads", "2");
         Assert.True(result.ExitCode == 0, result.Stderr);
         foreach (var mode in new[] { "none", "average", "gaussian", "attention", "halo" })
             Assert.Contains(mode, result.Stdout);
         Assert.Contains("ms/tile-step", result.Stdout);
         Assert.Contains("(1.000 without the", result.Stdout); // average without context: exactly the bound, plus the preview
+        Assert.Contains("(2 threads)", result.Stdout);
     }
 
     [Fact]
@@ -49,6 +50,18 @@ public class BenchCommandTests
         var result = await OdiffProcess.RunAsync(directory.Path, "bench", "texture", "--exemplars", "bricks,marble");
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("--exemplars: unknown exemplar 'marble'", result.Stderr);
+    }
+
+    [Theory]
+    [InlineData("--threads", "-1", "--threads: must be 0 (the CPU quota) or positive, got -1")]
+    [InlineData("--repeats", "0", "--repeats: must be positive, got 0")]
+    public async Task Bench_sync_rejects_bad_input_before_measuring(string option, string value, string message)
+    {
+        using var directory = new TempDirectory();
+        var result = await OdiffProcess.RunAsync(directory.Path, "bench", "sync", "--canvas", "160", "--tile", "64", option, value);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(message, result.Stderr);
+        Assert.DoesNotContain("tiles", result.Stdout);
     }
 
     [Theory]

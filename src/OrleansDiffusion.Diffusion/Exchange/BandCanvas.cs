@@ -11,9 +11,33 @@ internal readonly record struct BandRun(int Slot, int Y, int X, int Length, int 
 /// <summary>Band-canvas cells [Cell, Cell + Length): whole canvas rows' band cells.</summary>
 internal readonly record struct CellRange(int Cell, int Length);
 
-/// <summary>A canvas row's band cells that go through a tile row's strip: band-canvas cells [Cell, Cell + Length) at
-/// strip cell <see cref="Strip"/>.</summary>
-internal readonly record struct StripRow(int Cell, int Strip, int Length);
+/// <summary>Canvas row <see cref="Y"/>'s band cells that go through a tile row's strip: band-canvas cells [Cell, Cell + Length)
+/// at strip cell <see cref="Strip"/>.</summary>
+internal readonly record struct StripRow(int Cell, int Strip, int Length, int Y);
+
+/// <summary>
+/// The tile rows split into contiguous chunks that accumulate on threads side by side (<see cref="BandKernels.Attention"/>).
+/// A canvas row reached by tile rows of one chunk is summed and divided there, as one thread would; one reached from two
+/// chunks (their boundary, or a tileable canvas's wrap) gets its strip sums added and is divided after every chunk is
+/// done, in tile-row order, so each of its cells gets the same additions in the same order (the bits do not depend on the
+/// chunks). A tile row with such a strip keeps its own strip buffer until then (<see cref="KeepsStrip"/>).
+/// </summary>
+internal sealed class BandChunks(int[] first, StripRow[][] ownStrips, StripRow[][] sharedStrips, CellRange[][] ownComplete, CellRange[][] sharedComplete)
+{
+    /// <summary>[chunks + 1] each chunk's first tile row.</summary>
+    public int[] First => first;
+    public int Count => first.Length - 1;
+
+    /// <summary>Per tile row: the strip rows added within its chunk, and those added after all chunks.</summary>
+    public StripRow[][] OwnStrips => ownStrips;
+    public StripRow[][] SharedStrips => sharedStrips;
+
+    /// <summary>Per tile row: its <see cref="BandCanvas.Complete"/> cells divided within its chunk, and after all chunks.</summary>
+    public CellRange[][] OwnComplete => ownComplete;
+    public CellRange[][] SharedComplete => sharedComplete;
+
+    public bool KeepsStrip(int row) => sharedStrips[row].Length > 0;
+}
 
 /// <summary>
 /// The cells the coordinator's band sync computes (every cell some reply carries: shared cells and context cells), stored
@@ -26,6 +50,8 @@ internal sealed class BandCanvas
     private readonly int[] _rowFirst;      // [H + 1] first segment of each canvas row
     private readonly int[] _segmentStart;  // canvas x of each segment's first cell
     private readonly int[] _segmentCell;   // band-canvas index of each segment's first cell (one past the last: Count)
+    private readonly int[] _firstRow;      // [H] the first tile row reaching each canvas row (it starts its sums)
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, Lazy<BandChunks>> _chunks = new();
 
     public BandCanvas(SyncGeometry geometry, IReadOnlyList<TileBands> tiles)
     {
@@ -77,7 +103,7 @@ internal sealed class BandCanvas
                 var canvasRow = geometry.CanvasRow(row, y);
                 var (first, end) = (RowCell(canvasRow), RowCell(canvasRow + 1));
                 stripOf[canvasRow] = stripCells;
-                strips[row].Add(new StripRow(first, stripCells, end - first));
+                strips[row].Add(new StripRow(first, stripCells, end - first, canvasRow));
                 stripCells += end - first;
             }
             StripCells = Math.Max(StripCells, stripCells);
@@ -108,8 +134,14 @@ internal sealed class BandCanvas
         Strips = strips;
 
         var lastRow = LastRow = new int[canvasHeight];
+        _firstRow = Enumerable.Repeat(-1, canvasHeight).ToArray();
         for (var row = 0; row < layout.Rows; row++)
-            for (var y = 0; y < layout.TileHeight; y++) lastRow[geometry.CanvasRow(row, y)] = row;
+            for (var y = 0; y < layout.TileHeight; y++)
+            {
+                var canvasRow = geometry.CanvasRow(row, y);
+                lastRow[canvasRow] = row;
+                if (_firstRow[canvasRow] < 0) _firstRow[canvasRow] = row;
+            }
         Fresh = new CellRange[layout.Rows][];
         Complete = new CellRange[layout.Rows][];
         Ready = new int[layout.Rows];
@@ -120,6 +152,47 @@ internal sealed class BandCanvas
             Complete[row] = Ranges(Enumerable.Range(0, canvasHeight).Where(y => lastRow[y] == row));
             Ready[row] = rows.Max(y => lastRow[y]);
         }
+    }
+
+    /// <summary>The tile rows in <paramref name="count"/> contiguous chunks of about equal numbers of runs (built once per
+    /// count, then kept).</summary>
+    public BandChunks Chunks(int count) => _chunks.GetOrAdd(count, c => new Lazy<BandChunks>(() => Split(c))).Value;
+
+    private BandChunks Split(int count)
+    {
+        var rows = Strips.Length;
+        var first = new int[count + 1];
+        for (var k = 1; k < count; k++)
+        {
+            // The first row whose runs start past k/count of all runs, at least one row per chunk.
+            var target = (long)Runs.Length * k / count;
+            var row = first[k - 1] + 1;
+            while (row < rows - (count - k) && RunFirst[row] < target) row++;
+            first[k] = row;
+        }
+        first[count] = rows;
+        var chunkOf = new int[rows];
+        for (var k = 0; k < count; k++)
+            for (var row = first[k]; row < first[k + 1]; row++) chunkOf[row] = k;
+        // A canvas row is shared when the tile rows reaching it (the first one, which starts its sums, and those whose strips
+        // hold it) lie in more than one chunk.
+        var shared = new bool[_firstRow.Length];
+        for (var row = 0; row < rows; row++)
+            foreach (var strip in Strips[row])
+                if (chunkOf[row] != chunkOf[_firstRow[strip.Y]]) shared[strip.Y] = true;
+        var ownStrips = new StripRow[rows][];
+        var sharedStrips = new StripRow[rows][];
+        var ownComplete = new CellRange[rows][];
+        var sharedComplete = new CellRange[rows][];
+        for (var row = 0; row < rows; row++)
+        {
+            ownStrips[row] = [.. Strips[row].Where(s => !shared[s.Y])];
+            sharedStrips[row] = [.. Strips[row].Where(s => shared[s.Y])];
+            var completed = Enumerable.Range(0, LastRow.Length).Where(y => LastRow[y] == row).ToArray();
+            ownComplete[row] = Ranges(completed.Where(y => !shared[y]));
+            sharedComplete[row] = Ranges(completed.Where(y => shared[y]));
+        }
+        return new BandChunks(first, ownStrips, sharedStrips, ownComplete, sharedComplete);
     }
 
     /// <summary>The band cells of these canvas rows, consecutive rows merged.</summary>

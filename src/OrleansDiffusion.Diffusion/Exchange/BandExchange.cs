@@ -201,9 +201,11 @@ public sealed class BandExchange
     }
 
     /// <summary>Coordinator side: every tile's reply from every tile's upload (any order), for step <paramref name="step"/>
-    /// of <paramref name="steps"/>.</summary>
-    public IReadOnlyList<BandReply> Synchronize(IReadOnlyList<BandUpload> uploads, int step, int steps)
+    /// of <paramref name="steps"/>, the attention sync on <paramref name="threads"/> threads (0: the process's compute
+    /// threads, <see cref="TorchThreads"/>; the replies do not depend on it).</summary>
+    public IReadOnlyList<BandReply> Synchronize(IReadOnlyList<BandUpload> uploads, int step, int steps, int threads = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(threads);
         using var scope = NewDisposeScope();
         var layout = Plan.Layout;
         var geometry = SyncGeometry.Of(layout);
@@ -230,17 +232,25 @@ public sealed class BandExchange
         var width = layout.TileWidth;
         (float[] Scale, float[] Shift)? tone = null;
         var values = ScratchFloats.Rent((channels + 1) * tables.Canvas.Count);   // reused between steps where it is small enough (see ScratchFloats)
-        var replies = new BandReply[layout.Count];
-        // Each tile's reply as soon as its cells are final (copied while they are in cache).
+        BandReply[] replies = [];
+        // Every reply's tensors at once, here (in this thread's dispose scope), once the tone is known; their values as soon
+        // as their cells are final (copied while they are in cache; the attention sync's chunks copy on their threads).
+        void Allocate()
+        {
+            replies = new BandReply[layout.Count];
+            for (var t = 0; t < replies.Length; t++)
+            {
+                var toneOf = tone is var (scale, shift) ? ToneOf(scale, shift, geometry.TileToGrid[t], channels) : null;
+                replies[t] = Detach(new BandReply(t, empty(channels, tables.Shared[t].Count), empty(channels, tables.Context[t].Count), toneOf));
+            }
+        }
         void Complete(int row)
         {
             var result = values.AsSpan(0, channels * tables.Canvas.Count);
             foreach (var t in tables.RepliesAt[row])
             {
-                var shared = tables.Gather(result, tables.Shared[t], channels);
-                var context = tables.Gather(result, tables.Context[t], channels);
-                var toneOf = tone is var (scale, shift) ? ToneOf(scale, shift, geometry.TileToGrid[t], channels) : null;
-                replies[t] = Detach(new BandReply(t, shared, context, toneOf));
+                tables.Gather(result, tables.Shared[t], channels, replies[t].Shared);
+                tables.Gather(result, tables.Context[t], channels, replies[t].Context);
             }
         }
         try
@@ -253,16 +263,19 @@ public sealed class BandExchange
                     var (means, spreads) = UploadedStatistics(ordered, channels);
                     tone = attention.Tone(geometry, step, steps, means, spreads, channels);
                     var toneValues = tone is var (s, b) ? new ToneValues(channels, means, s, b) : null;
+                    Allocate();
                     if (attention.UsesTokens)
                     {
                         var cells = attention.TokenCells(layout.TileHeight, layout.TileWidth);
                         var (rows, columns) = ((int)cells[0], (int)cells[1]);
                         BandKernels.Attention(tables.Canvas, geometry, bands, UploadedCells(ordered, channels, rows * columns), rows, columns, toneValues,
-                            tables.Totals, tables.BandOffsets, attention.Options.ContentStrength, values.AsSpan(0, (channels + 1) * tables.Canvas.Count), Complete);
+                            tables.Totals, tables.BandOffsets, attention.Options.ContentStrength, values, Complete,
+                            threads > 0 ? threads : Math.Max(1, TorchThreads.Current > 0 ? TorchThreads.Current : Environment.ProcessorCount));
                     }
                     else BandKernels.Mean(tables.Canvas, bands, toneValues, geometry.GaussianValues, tables.Totals, width, result, Complete);
                     break;
                 default:
+                    Allocate();
                     BandKernels.Mean(tables.Canvas, bands, null, Sync.Mode == SyncMode.Gaussian ? geometry.GaussianValues : null, tables.Totals, width, result, Complete);
                     break;
             }
@@ -443,14 +456,12 @@ public sealed class BandExchange
         /// <summary>[T + 1] where grid slot s's sent values start, all slots' uploads laid end to end.</summary>
         public int[] BandOffsets { get; }
 
-        /// <summary>[C, n] the synced values [C × cells] at <paramref name="cells"/>.</summary>
-        public Tensor Gather(ReadOnlySpan<float> values, CopyRuns cells, int channels)
+        /// <summary><paramref name="result"/> [C, n] = the synced values [C × cells] at <paramref name="cells"/>.</summary>
+        public void Gather(ReadOnlySpan<float> values, CopyRuns cells, int channels, Tensor result)
         {
-            var result = empty(channels, cells.Count);
             var target = SyncKernels.Floats(result);
             for (var c = 0; c < channels; c++)
                 cells.Copy(values.Slice(c * Canvas.Count, Canvas.Count), target.Slice(c * cells.Count, cells.Count));
-            return result;
         }
     }
 

@@ -56,7 +56,8 @@ internal static class CanvasKernels
         var distanceBuffer = ScratchFloats.Rent(count * height * width);
         try
         {
-            var tokens = TokenSource.Spread(SyncKernels.Floats(pooled), count, height, width, rows, columns, tone, acrossBuffer);
+            TokenSource.Spread(SyncKernels.Floats(pooled), count, width, rows, columns, acrossBuffer);
+            var tokens = TokenSource.Over(acrossBuffer, count, channels, height, width, rows, tone);
 
             // Q: the Gaussian-weighted consensus of the tokens covering each cell.
             var result = zeros(channels + 1, layout.CanvasHeight, layout.CanvasWidth);      // the consensus, later Σ w·v and Σ w
@@ -121,13 +122,19 @@ internal static class CanvasKernels
         private readonly ReadOnlySpan<float> _across = across;
 
         /// <summary>The tokens of pooled cells [C, T, rows, columns] spread across each cell row into
-        /// <paramref name="buffer"/> (at least T·C·rows·w floats; the horizontal bilinear step), ready for the vertical one.</summary>
-        public static TokenSource Spread(ReadOnlySpan<float> cells, int count, int height, int width, int rows, int columns, ToneValues? tone, float[] buffer)
+        /// <paramref name="buffer"/> (at least T·C·rows·w floats; the horizontal bilinear step), ready for the vertical one
+        /// (<see cref="Over"/>).</summary>
+        public static void Spread(ReadOnlySpan<float> cells, int count, int width, int rows, int columns, float[] buffer) =>
+            Spread(cells, count, width, rows, columns, buffer, 0, count);
+
+        /// <summary><see cref="Spread(ReadOnlySpan{float}, int, int, int, int, float[])"/> for slots [<paramref name="first"/>,
+        /// <paramref name="end"/>) alone (each slot's tokens are its own: slot ranges can be spread on threads side by side).</summary>
+        public static void Spread(ReadOnlySpan<float> cells, int count, int width, int rows, int columns, float[] buffer, int first, int end)
         {
             var channels = cells.Length / (count * rows * columns);
             var across = buffer.AsSpan(0, count * channels * rows * width);
             var (x0, x1, wx0, wx1) = AttentionSync.Axis(columns, width);
-            for (var slot = 0; slot < count; slot++)
+            for (var slot = first; slot < end; slot++)
                 for (var c = 0; c < channels; c++)
                     for (var row = 0; row < rows; row++)
                     {
@@ -135,8 +142,13 @@ internal static class CanvasKernels
                         var target = across.Slice(((slot * channels + c) * rows + row) * width, width);
                         for (var x = 0; x < width; x++) target[x] = source[x0[x]] * wx0[x] + source[x1[x]] * wx1[x];
                     }
+        }
+
+        /// <summary>The tokens over a buffer <see cref="Spread"/> filled (one per thread that reads it).</summary>
+        public static TokenSource Over(float[] across, int count, int channels, int height, int width, int rows, ToneValues? tone)
+        {
             var (y0, y1, wy0, wy1) = AttentionSync.Axis(rows, height);
-            return new TokenSource(across, y0, y1, wy0, wy1, tone, channels, rows, width);
+            return new TokenSource(across.AsSpan(0, count * channels * rows * width), y0, y1, wy0, wy1, tone, channels, rows, width);
         }
 
         public int Channels => channels;

@@ -61,6 +61,42 @@ public class BandExchangeTests
         }
     }
 
+    /// <summary>Attention layouts with enough tile rows for chunks of them on threads: canvas, tile, overlap, context,
+    /// tileable, threads.</summary>
+    public static TheoryData<int, int, int, int, bool, int> ThreadedCases() => new()
+    {
+        { 160, 64, 24, 0, false, 2 },  // 4 tile rows; the last one shifted inward, so three tile rows reach some canvas rows
+        { 150, 48, 16, 3, false, 2 },  // 5 tile rows, context
+        { 256, 48, 16, 3, false, 3 },  // 8 tile rows in 3 chunks
+        { 256, 48, 16, 0, false, 4 },  // 4 chunks of 2 rows
+        { 192, 48, 16, 2, true, 3 },   // tileable: the last chunk's window rows wrap onto the first chunk's canvas rows
+    };
+
+    [Theory]
+    [MemberData(nameof(ThreadedCases))]
+    public void Attention_band_sync_on_several_threads_equals_full_window_sync_bit_for_bit(int size, int tile, int overlap, int context, bool wrap, int threads)
+    {
+        var plan = Plan(SyncMode.Attention, size, tile, overlap, context, wrap);
+        Assert.True(plan.Layout.Rows >= 2 * threads, $"{plan.Layout.Rows} tile rows give fewer than {threads} chunks");
+        var sync = JobComponents.CreateSync(SyncMode.Attention);
+        var exchange = BandExchange.Create(plan, sync);
+        var proposals = Proposals(plan);
+        foreach (var step in new[] { 0, plan.Steps - 2 })
+        {
+            using var full = sync.Synchronize(new SyncInput(plan, proposals, step, plan.Steps));
+            var uploads = plan.Layout.Windows.Select(w => exchange.Upload(w.Index, proposals[w.Index])).ToArray();
+            var replies = exchange.Synchronize(uploads, step, plan.Steps, threads);
+            foreach (var w in plan.Layout.Windows)
+            {
+                using var next = exchange.Apply(w.Index, proposals[w.Index], replies[w.Index]);
+                Assert.True(TensorAssertions.SameBits(next, full.Updates[w.Index]!),
+                    $"{threads} threads, step {step}, tile {w.Index}: max diff {(next - full.Updates[w.Index]!).abs().max().item<float>()}");
+            }
+            foreach (var upload in uploads) upload.Dispose();
+            foreach (var reply in replies) reply.Dispose();
+        }
+    }
+
     /// <summary>The cases whose last step is gathered from owned parts (under `none` it moves whole windows).</summary>
     public static TheoryData<SyncMode, int, int, int, int, bool> SyncedCases()
     {
