@@ -37,11 +37,12 @@ internal static partial class BenchCommands
     {
         var (canvas, tile, overlap, channels, context, repeats) = (parsed.GetValue(Canvas), parsed.GetValue(Tile), parsed.GetValue(Overlap),
             parsed.GetValue(Channels), parsed.GetValue(Context), parsed.GetValue(Repeats));
+        var requestedThreads = parsed.GetValue(Threads);
         var errors = new List<ValidationError>();
         if (repeats < 1) errors.Add(new("repeats", $"must be positive, got {repeats}"));
-        if (parsed.GetValue(Threads) < 0) errors.Add(new("threads", $"must be 0 (the CPU quota) or positive, got {parsed.GetValue(Threads)}"));
+        if (requestedThreads < 0) errors.Add(new("threads", $"must be 0 (the CPU quota) or positive, got {requestedThreads}"));
         if (errors.Count > 0) throw new InvalidJobException(errors);
-        var threads = TorchThreads.Configure(parsed.GetValue(Threads));
+        var threads = TorchThreads.Configure(requestedThreads);
         foreach (var mode in ParseModes(parsed.GetValue(Modes)!))
         {
             // Each measurement's own peak: the kernel's high-water mark is reset before it.

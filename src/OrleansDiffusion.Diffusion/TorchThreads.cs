@@ -13,6 +13,9 @@ public static class TorchThreads
     /// <summary>The count in effect after the first <see cref="Configure"/>, or 0 before.</summary>
     public static int Current { get; private set; }
 
+    /// <summary>The count to compute with: <see cref="Current"/>, or the CPU quota before any <see cref="Configure"/>.</summary>
+    public static int Effective => Current > 0 ? Current : Environment.ProcessorCount;
+
     /// <param name="requested">threads; 0 for the CPU quota.</param>
     /// <returns>the count in effect.</returns>
     public static int Configure(int requested = 0)

@@ -270,7 +270,7 @@ public sealed class BandExchange
                         var (rows, columns) = ((int)cells[0], (int)cells[1]);
                         BandKernels.Attention(tables.Canvas, geometry, bands, UploadedCells(ordered, channels, rows * columns), rows, columns, toneValues,
                             tables.Totals, tables.BandOffsets, attention.Options.ContentStrength, values, Complete,
-                            threads > 0 ? threads : Math.Max(1, TorchThreads.Current > 0 ? TorchThreads.Current : Environment.ProcessorCount));
+                            threads > 0 ? threads : TorchThreads.Effective);
                     }
                     else BandKernels.Mean(tables.Canvas, bands, toneValues, geometry.GaussianValues, tables.Totals, width, result, Complete);
                     break;
