@@ -206,6 +206,7 @@ public sealed class BandExchange
     public IReadOnlyList<BandReply> Synchronize(IReadOnlyList<BandUpload> uploads, int step, int steps, int threads = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(threads);
+        var computeThreads = threads > 0 ? threads : TorchThreads.Effective;
         using var scope = NewDisposeScope();
         var layout = Plan.Layout;
         var geometry = SyncGeometry.Of(layout);
@@ -261,7 +262,7 @@ public sealed class BandExchange
                 case AttentionSync attention:
                     var ordered = geometry.GridToTile.Select(t => byTile[t]).ToArray();
                     var (means, spreads) = UploadedStatistics(ordered, channels);
-                    tone = attention.Tone(geometry, step, steps, means, spreads, channels);
+                    tone = attention.Tone(geometry, step, steps, means, spreads, channels, computeThreads);
                     var toneValues = tone is var (s, b) ? new ToneValues(channels, means, s, b) : null;
                     Allocate();
                     if (attention.UsesTokens)
@@ -269,8 +270,7 @@ public sealed class BandExchange
                         var cells = attention.TokenCells(layout.TileHeight, layout.TileWidth);
                         var (rows, columns) = ((int)cells[0], (int)cells[1]);
                         BandKernels.Attention(tables.Canvas, geometry, bands, UploadedCells(ordered, channels, rows * columns), rows, columns, toneValues,
-                            tables.Totals, tables.BandOffsets, attention.Options.ContentStrength, values, Complete,
-                            threads > 0 ? threads : TorchThreads.Effective);
+                            tables.Totals, tables.BandOffsets, attention.Options.ContentStrength, values, Complete, computeThreads);
                     }
                     else BandKernels.Mean(tables.Canvas, bands, toneValues, geometry.GaussianValues, tables.Totals, width, result, Complete);
                     break;

@@ -197,9 +197,12 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
     /// <summary><see cref="Tone(SyncGeometry, int, int, Tensor, Tensor)"/> on floats ([T·C] each, grid order), for callers that
     /// read every tile's statistics without tensor ops. The attention between tiles i and j is
     /// softmax_j(b_ij − λ·‖m_i − m_j‖² / (2·mean‖m_i − m_j‖²)), b the spatial bias. The [T, T] weights are built row by row
-    /// (one tile's row of logits, softmax, weighted sums) in plain loops: O(T²·C) arithmetic and no [T, T, C] intermediates.</summary>
+    /// (one tile's row of logits, softmax, weighted sums) in plain loops: O(T²·C) arithmetic and no [T, T, C] intermediates.
+    /// With <paramref name="threads"/> &gt; 1 the rows are split into contiguous ranges side by side; the row sums are added
+    /// in row order afterwards, so the result is the same bits for any thread count.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal (float[] Scale, float[] Shift)? Tone(SyncGeometry geometry, int step, int steps, float[] meanValues, float[] spreadValues, int channels)
+    internal (float[] Scale, float[] Shift)? Tone(SyncGeometry geometry, int step, int steps, float[] meanValues, float[] spreadValues, int channels,
+        int threads = 1)
     {
         var strength = steps <= 1 ? 0 : _options.ToneStrength * Math.Pow(1 - (double)step / (steps - 1), 2);
         if (strength <= 0 || geometry.Layout.Count < 2) return null;
@@ -214,19 +217,21 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
                 spreadByChannel[c * count + t] = Math.Max(spreadValues[t * channels + c], 1e-6f);
             }
         var weights = new float[count * count];
-        double total = 0;
-        for (var i = 0; i < count; i++)
+        var rowSums = new double[count];
+        OverRows(count, threads, i =>
         {
             var row = weights.AsSpan(i * count, count);
             for (var c = 0; c < channels; c++)
                 SquaredDistance(byChannel.AsSpan(c * count, count), byChannel[c * count + i], row, first: c == 0);
-            total += Sum(row);
-        }
+            rowSums[i] = Sum(row);
+        });
+        double total = 0;
+        foreach (var rowSum in rowSums) total += rowSum;
         var factor = (float)(_options.ContentStrength / (2 * (total / ((double)count * count) + 1e-12)));
         var bias = geometry.SpatialBias(_options.SpatialScale);
         var scale = new float[count * channels];
         var shift = new float[count * channels];
-        for (var i = 0; i < count; i++)
+        OverRows(count, threads, i =>
         {
             var row = weights.AsSpan(i * count, count);
             Softmax(bias.AsSpan(i * count, count), factor, row);
@@ -238,8 +243,24 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
                 scale[k] = (float)(1 + strength * (targetSpread / spreadByChannel[c * count + i] - 1));
                 shift[k] = (float)(strength * (targetMean - meanValues[k]));
             }
-        }
+        });
         return (scale, shift);
+    }
+
+    /// <summary>Runs <paramref name="body"/> for rows 0..count−1: in order on this thread, or in contiguous ranges on up to
+    /// <paramref name="threads"/> threads (rows are independent; at least 16 per range so small grids stay on one thread).</summary>
+    private static void OverRows(int count, int threads, Action<int> body)
+    {
+        var parts = Math.Min(threads, count / 16);
+        if (parts < 2)
+        {
+            for (var i = 0; i < count; i++) body(i);
+            return;
+        }
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+        {
+            for (int i = part * count / parts, end = (part + 1) * count / parts; i < end; i++) body(i);
+        });
     }
 
     /// <summary>target = (values − x)², or += it.</summary>

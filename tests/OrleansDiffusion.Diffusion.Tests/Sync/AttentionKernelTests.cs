@@ -50,6 +50,28 @@ public class AttentionKernelTests
         }
     }
 
+    /// <summary>The coordinator splits the tone's rows over its compute threads; the scales and shifts must not depend on
+    /// how many (the row sums are added in row order). 100 tiles: ranges of 16 rows or more for up to 6 threads.</summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(6)]
+    public void Tone_on_several_threads_is_the_same_bits_as_on_one(int threads)
+    {
+        var (geometry, values) = Setup(330, 48, 16, false);
+        Assert.Equal(100, geometry.Layout.Count);
+        var sync = new AttentionSync(new AttentionSyncOptions());
+        var (means, spreads) = AttentionSync.Statistics(values);
+        var (meanValues, spreadValues) = (means.data<float>().ToArray(), spreads.data<float>().ToArray());
+        foreach (var step in new[] { 0, 7 })
+        {
+            var (scale, shift) = sync.Tone(geometry, step, 10, meanValues, spreadValues, 4, threads: 1)!.Value;
+            var (threadedScale, threadedShift) = sync.Tone(geometry, step, 10, meanValues, spreadValues, 4, threads)!.Value;
+            Assert.Equal(scale, threadedScale);
+            Assert.Equal(shift, threadedShift);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Layouts))]
     public void Pooled_cells_and_statistics_are_the_plain_means_and_spreads(int size, int tile, int overlap, bool wrap)
