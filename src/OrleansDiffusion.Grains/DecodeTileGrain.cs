@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Placement;
 using Orleans.Runtime;
 using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion.Exchange;
 using OrleansDiffusion.Diffusion.StableDiffusion;
 using static TorchSharp.torch;
 

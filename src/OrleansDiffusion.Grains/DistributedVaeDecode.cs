@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion.Exchange;
 using OrleansDiffusion.Diffusion;
 using OrleansDiffusion.Diffusion.StableDiffusion;
 using OrleansDiffusion.Diffusion.Tiling;

@@ -164,7 +164,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         DisposeProposals();
         if (bands)
             _uploads = replies.Select((r, i) => r!.Bands is { } b
-                ? TensorPayloads.ToUpload(i, b)
+                ? BandUpload.From(i, b)
                 : throw new InvalidOperationException($"tile {i} sent no bands for step {step}")).ToArray();
         else
             _proposals = replies.Select((r, i) => TensorPayloads.ToTensor(r!.Window ?? throw new InvalidOperationException($"tile {i} sent no window for step {step}"))).ToArray();
@@ -188,10 +188,7 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
         long bytes = 0;
         for (var i = 0; i < _tiles.Length; i++)
         {
-            BandReplyPayload? payload = null;
-            if (replies?[i] is { } reply)
-                using (reply)
-                    payload = TensorPayloads.ToPayload(reply);
+            var payload = replies?[i].ToPayload();
             bytes += payload?.Bytes ?? 0;
             _updates[i] = new TileUpdate(step, payload);
             _states[i]?.Dispose();
@@ -216,12 +213,11 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     {
         long bytes = 0;
         foreach (var reply in replies)
-            using (reply)
-            {
-                var payload = TensorPayloads.ToPayload(reply);
-                bytes += payload.Bytes;
-                _updates[reply.Tile] = new TileUpdate(step, payload);
-            }
+        {
+            var payload = reply.ToPayload();
+            bytes += payload.Bytes;
+            _updates[reply.Tile] = new TileUpdate(step, payload);
+        }
         DisposeProposals();
         return bytes;
     }
@@ -367,7 +363,6 @@ internal sealed partial class GrainTileRuntime(IGrainFactory grains, string jobI
     private void DisposeProposals()
     {
         foreach (var proposal in _proposals) proposal.Dispose();
-        foreach (var upload in _uploads) upload.Dispose();
         (_proposals, _uploads) = ([], []);
     }
 

@@ -100,12 +100,10 @@ public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDeta
         if (_lastProposal?.Call.Step != update.Step || _proposal is null)
             throw new TileLostException($"tile {this.GetPrimaryKeyString()} did not denoise step {update.Step}");
         var (job, tile) = await _build!;
-        var device = _executor!.Device;
         if (update.Bands is { } bands)
         {
             var index = _assignment!.Window.Index;
-            using var synced = TensorPayloads.ToReply(index, bands, device);
-            tile.Adopt((await job.Bands).Apply(index, _proposal, synced));
+            tile.Adopt((await job.Bands).Apply(index, _proposal, BandReply.From(index, bands)));
             _proposal.Dispose();
         }
         else
@@ -133,11 +131,7 @@ public sealed partial class TileGrain(DeviceExecutorPool devices, ILocalSiloDeta
         return _lastProposal;
     }
 
-    private static BandUploadPayload Upload(BandExchange bands, int index, Tensor proposal)
-    {
-        using var upload = bands.Upload(index, proposal);
-        return TensorPayloads.ToPayload(upload);
-    }
+    private static BandUploadPayload Upload(BandExchange bands, int index, Tensor proposal) => bands.Upload(index, proposal).ToPayload();
 
     public async Task ReleaseAsync()
     {

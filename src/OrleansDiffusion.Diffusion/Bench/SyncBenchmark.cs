@@ -83,26 +83,19 @@ public static class SyncBenchmark
             using var proposal = randn([channels, w.Height, w.Width], generator: generator);
             return exchange.Upload(t, proposal);
         }).ToArray();
-        try
-        {
-            WarmUp(() => RunBands(exchange, uploads, plan.Steps)); // the coordinator's index tables too
-            using var process = Process.GetCurrentProcess();
-            var cpu = process.TotalProcessorTime;
-            var watch = Stopwatch.StartNew();
-            for (var i = 0; i < repeats; i++) RunBands(exchange, uploads, plan.Steps);
-            var wall = watch.Elapsed.TotalMilliseconds / repeats;
-            process.Refresh();
-            return new SyncTiming(mode, plan.Layout.Count, wall, (process.TotalProcessorTime - cpu).TotalMilliseconds / repeats);
-        }
-        finally
-        {
-            foreach (var upload in uploads) upload.Dispose();
-        }
+        WarmUp(() => RunBands(exchange, uploads, plan.Steps)); // the coordinator's index tables too
+        using var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
+        var watch = Stopwatch.StartNew();
+        for (var i = 0; i < repeats; i++) RunBands(exchange, uploads, plan.Steps);
+        var wall = watch.Elapsed.TotalMilliseconds / repeats;
+        process.Refresh();
+        return new SyncTiming(mode, plan.Layout.Count, wall, (process.TotalProcessorTime - cpu).TotalMilliseconds / repeats);
     }
 
     private static void RunBands(BandExchange exchange, BandUpload[] uploads, int steps)
     {
-        foreach (var reply in exchange.Synchronize(uploads, 1, steps)) reply.Dispose();
+        exchange.Synchronize(uploads, 1, steps);
     }
 
     private static void Run(ISyncMode sync, JobPlan plan, Tensor[] proposals)

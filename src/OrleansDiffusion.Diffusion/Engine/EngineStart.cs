@@ -1,3 +1,4 @@
+using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Sync;
 using OrleansDiffusion.Diffusion.Tiling;
 using static TorchSharp.torch;
@@ -44,7 +45,7 @@ public sealed record EngineStart(int Step, TileStates States);
 /// <param name="Canvas">the synced canvas, or null when this step produced none (<c>none</c> before the last step).</param>
 /// <param name="Proposals">every tile's proposal this step (its next state under <c>none</c>); empty on a band-only step.</param>
 /// <param name="Thumbnails">on a band-only step, every tile's preview thumbnail (<see cref="Imaging.PreviewMosaic"/>).</param>
-public sealed record SyncedStep(int StepsDone, Tensor? Canvas, IReadOnlyList<Tensor> Proposals, IReadOnlyList<Tensor>? Thumbnails = null)
+public sealed record SyncedStep(int StepsDone, Tensor? Canvas, IReadOnlyList<Tensor> Proposals, IReadOnlyList<TensorPayload>? Thumbnails = null)
 {
     /// <summary>True when whole windows travelled this step: the coordinator holds every tile's state (a checkpoint can be taken).</summary>
     public bool IsFull => Thumbnails is null;

@@ -44,7 +44,7 @@ public sealed class InProcessTileRuntime(IDenoiser denoiser, IScheduler schedule
         if (!bands) return Task.FromResult(new TileStepResult(_proposals, seconds, calls, Bytes(_proposals)));
         var exchange = Exchange;
         _uploads = _proposals.Select((p, i) => exchange.Upload(i, p)).ToArray();
-        var uploaded = _uploads.Sum(u => Bytes([u.Bands, u.Pooled, u.Statistics, u.Thumbnail]));
+        var uploaded = _uploads.Sum(u => u.Bytes);
         return Task.FromResult(new TileStepResult([], seconds, calls, uploaded, _uploads));
     }
 
@@ -54,11 +54,8 @@ public sealed class InProcessTileRuntime(IDenoiser denoiser, IScheduler schedule
         long sent = 0;
         foreach (var reply in replies)
         {
-            using (reply)
-            {
-                sent += Bytes([reply.Shared, reply.Context, reply.Tone]);
-                _tiles[reply.Tile].Adopt(exchange.Apply(reply.Tile, _proposals[reply.Tile], reply));
-            }
+            sent += reply.Bytes;
+            _tiles[reply.Tile].Adopt(exchange.Apply(reply.Tile, _proposals[reply.Tile], reply));
         }
         DisposeStep();
         return Task.FromResult(sent);
@@ -71,13 +68,12 @@ public sealed class InProcessTileRuntime(IDenoiser denoiser, IScheduler schedule
         var canvas = zeros(exchange.Plan.Channels, layout.CanvasHeight, layout.CanvasWidth);
         long moved = 0;
         foreach (var reply in replies)
-            using (reply)
-            {
-                using var state = exchange.Apply(reply.Tile, _proposals[reply.Tile], reply);
-                using var part = exchange.OwnedPart(reply.Tile, state);
-                exchange.Place(canvas, reply.Tile, part);
-                moved += Bytes([reply.Shared, reply.Context, reply.Tone, part]);
-            }
+        {
+            using var state = exchange.Apply(reply.Tile, _proposals[reply.Tile], reply);
+            using var part = exchange.OwnedPart(reply.Tile, state);
+            exchange.Place(canvas, reply.Tile, part);
+            moved += reply.Bytes + Bytes([part]);
+        }
         DisposeStep();
         return Task.FromResult((canvas, moved));
     }
@@ -87,7 +83,6 @@ public sealed class InProcessTileRuntime(IDenoiser denoiser, IScheduler schedule
     private void DisposeStep()
     {
         foreach (var proposal in _proposals) proposal.Dispose();
-        foreach (var upload in _uploads) upload.Dispose();
         (_proposals, _uploads) = ([], []);
     }
 

@@ -9,30 +9,28 @@ namespace OrleansDiffusion.Diffusion.Exchange;
 
 /// <summary>What tile <see cref="Tile"/> sends up after a step: its proposal at <see cref="TileBands.SendPositions"/>
 /// ([C, n]), for attention sync its pooled token cells ([C, rows, columns]; null when the content term is off) and its
-/// per-channel mean and spread ([2, C]), and its preview thumbnail (<see cref="PreviewMosaic"/>).</summary>
-public sealed record BandUpload(int Tile, Tensor Bands, Tensor? Pooled, Tensor? Statistics, Tensor Thumbnail) : IDisposable
+/// per-channel mean and spread ([2, C]), and its preview thumbnail (<see cref="PreviewMosaic"/>). Held as payloads: the
+/// coordinator reads the bytes as they arrived, with no tensor and no copy.</summary>
+public sealed record BandUpload(int Tile, TensorPayload Bands, TensorPayload? Pooled, TensorPayload? Statistics, TensorPayload Thumbnail)
 {
-    public void Dispose()
-    {
-        Bands.Dispose();
-        Pooled?.Dispose();
-        Statistics?.Dispose();
-        Thumbnail.Dispose();
-    }
+    public long Bytes => new BandUploadPayload(Bands, Pooled, Statistics, Thumbnail).Bytes;
+
+    public BandUploadPayload ToPayload() => new(Bands, Pooled, Statistics, Thumbnail);
+
+    public static BandUpload From(int tile, BandUploadPayload payload) => new(tile, payload.Bands, payload.Pooled, payload.Statistics, payload.Thumbnail);
 }
 
 /// <summary>What tile <see cref="Tile"/> gets back: the synced values of its shared cells ([C, n] in
 /// <see cref="TileBands.SharedCells"/> order), of the context cells it reads outside its window ([C, m] in
 /// <see cref="TileBands.ContextCells"/> order), and for attention sync its tone correction ([2, C]: scale, shift; null
-/// when the pull has decayed to zero).</summary>
-public sealed record BandReply(int Tile, Tensor Shared, Tensor Context, Tensor? Tone) : IDisposable
+/// when the pull has decayed to zero). Held as payloads: the coordinator's sync writes them in place.</summary>
+public sealed record BandReply(int Tile, TensorPayload Shared, TensorPayload Context, TensorPayload? Tone)
 {
-    public void Dispose()
-    {
-        Shared.Dispose();
-        Context.Dispose();
-        Tone?.Dispose();
-    }
+    public long Bytes => ToPayload().Bytes;
+
+    public BandReplyPayload ToPayload() => new(Shared, Context, Tone);
+
+    public static BandReply From(int tile, BandReplyPayload payload) => new(tile, payload.Shared, payload.Context, payload.Tone);
 }
 
 /// <summary>One tile's part of the band exchange (cells are flat canvas indices y·W + x, positions are row-major
@@ -184,8 +182,8 @@ public sealed class BandExchange
         using var scope = NewDisposeScope();
         var shape = proposal.shape; // one native call, not one per dimension read
         var channels = shape[0];
-        var thumbnail = Preview.Thumbnail(proposal);
-        if (!Exchanges) return Detach(new BandUpload(tile, zeros(channels, 0L), null, null, thumbnail));
+        var thumbnail = TensorPayloads.ToPayload(Preview.Thumbnail(proposal));
+        if (!Exchanges) return new BandUpload(tile, Empty((int)channels), null, null, thumbnail);
         var positions = SendIndex(tile);
         if (positions.device_type != proposal.device_type) positions = positions.to(proposal.device);
         var bands = proposal.reshape(channels, -1).index_select(1, positions);
@@ -197,8 +195,11 @@ public sealed class BandExchange
             var (mean, spread) = AttentionSync.Statistics(own);
             statistics = cat([mean, spread]);
         }
-        return Detach(new BandUpload(tile, bands, pooled, statistics, thumbnail));
+        return new BandUpload(tile, TensorPayloads.ToPayload(bands), TensorPayloads.ToPayloadOrNull(pooled), TensorPayloads.ToPayloadOrNull(statistics), thumbnail);
     }
+
+    /// <summary>[C, 0]: nothing to move.</summary>
+    private static TensorPayload Empty(int channels) => new([channels, 0], []);
 
     /// <summary>Coordinator side: every tile's reply from every tile's upload (any order), for step <paramref name="step"/>
     /// of <paramref name="steps"/>, the attention sync on <paramref name="threads"/> threads (0: the process's compute
@@ -207,42 +208,39 @@ public sealed class BandExchange
     {
         ArgumentOutOfRangeException.ThrowIfNegative(threads);
         var computeThreads = threads > 0 ? threads : TorchThreads.Effective;
-        using var scope = NewDisposeScope();
         var layout = Plan.Layout;
         var geometry = SyncGeometry.Of(layout);
         var byTile = new BandUpload[layout.Count];
         foreach (var upload in uploads) byTile[upload.Tile] = upload;
         if (byTile.Any(u => u is null)) throw new ArgumentException($"expected one upload from each of the {layout.Count} tiles", nameof(uploads));
-        var channels = (int)byTile[0].Bands.size(0);
+        var channels = Plan.Channels;
         if (!Exchanges)
-            return byTile.Select(u => Detach(new BandReply(u.Tile, zeros((long)channels, 0L), zeros((long)channels, 0L), null))).ToArray();
+            return byTile.Select(u => new BandReply(u.Tile, Empty(channels), Empty(channels), null)).ToArray();
 
-        // The sync's formulas on the band cells alone, reading every upload in place (sizes, not shapes: a tensor's shape
-        // costs microseconds, and this runs for every tile).
+        // The sync's formulas on the band cells alone, reading every upload's bytes in place.
         var tables = _coordinator.Value;
-        var slots = new Tensor[layout.Count];
+        var slots = new byte[layout.Count][];
         for (var slot = 0; slot < slots.Length; slot++)
         {
             var upload = byTile[geometry.GridToTile[slot]];
-            var expected = tables.BandOffsets[slot + 1] - tables.BandOffsets[slot];
-            if (upload.Bands.dim() != 2 || upload.Bands.size(0) != channels || upload.Bands.size(1) != expected)
-                throw new ArgumentException($"tile {upload.Tile} sent bands [{string.Join(", ", upload.Bands.shape)}], expected [{channels}, {expected}]", nameof(uploads));
-            slots[slot] = SyncKernels.Cpu(upload.Bands);
+            TensorPayloads.Checked(upload.Bands, $"tile {upload.Tile}'s bands", channels, tables.BandOffsets[slot + 1] - tables.BandOffsets[slot]);
+            slots[slot] = upload.Bands.Data;
         }
         var bands = new BandSlots(slots, channels, tables.BandOffsets);
         var width = layout.TileWidth;
         (float[] Scale, float[] Shift)? tone = null;
         var values = ScratchFloats.Rent((channels + 1) * tables.Canvas.Count);   // reused between steps where it is small enough (see ScratchFloats)
         BandReply[] replies = [];
-        // Every reply's tensors at once, here (in this thread's dispose scope), once the tone is known; their values as soon
-        // as their cells are final (copied while they are in cache; the attention sync's chunks copy on their threads).
+        // Every reply's payloads at once, once the tone is known; their values as soon as their cells are final (copied
+        // while they are in cache, into the very bytes that travel; the attention sync's chunks copy on their threads).
         void Allocate()
         {
             replies = new BandReply[layout.Count];
             for (var t = 0; t < replies.Length; t++)
             {
                 var toneOf = tone is var (scale, shift) ? ToneOf(scale, shift, geometry.TileToGrid[t], channels) : null;
-                replies[t] = Detach(new BandReply(t, empty(channels, tables.Shared[t].Count), empty(channels, tables.Context[t].Count), toneOf));
+                replies[t] = new BandReply(t, TensorPayloads.Uninitialized(channels, tables.Shared[t].Count),
+                    TensorPayloads.Uninitialized(channels, tables.Context[t].Count), toneOf);
             }
         }
         void Complete(int row)
@@ -269,7 +267,7 @@ public sealed class BandExchange
                     {
                         var cells = attention.TokenCells(layout.TileHeight, layout.TileWidth);
                         var (rows, columns) = ((int)cells[0], (int)cells[1]);
-                        BandKernels.Attention(tables.Canvas, geometry, bands, UploadedCells(ordered, channels, rows * columns), rows, columns, toneValues,
+                        BandKernels.Attention(tables.Canvas, geometry, bands, UploadedCells(ordered, channels, rows, columns), rows, columns, toneValues,
                             tables.Totals, tables.BandOffsets, attention.Options.ContentStrength, values, Complete, computeThreads);
                     }
                     else BandKernels.Mean(tables.Canvas, bands, toneValues, geometry.GaussianValues, tables.Totals, width, result, Complete);
@@ -293,9 +291,7 @@ public sealed class BandExchange
         var (means, spreads) = (new float[ordered.Length * channels], new float[ordered.Length * channels]);
         for (var slot = 0; slot < ordered.Length; slot++)
         {
-            var statistics = SyncKernels.Floats(SyncKernels.Cpu(ordered[slot].Statistics!));
-            if (statistics.Length != 2 * channels)
-                throw new ArgumentException($"tile {ordered[slot].Tile} sent {statistics.Length} statistics, expected {2 * channels}", nameof(ordered));
+            var statistics = TensorPayloads.Checked(Required(ordered[slot].Statistics, ordered[slot].Tile, "statistics"), $"tile {ordered[slot].Tile}'s statistics", 2, channels);
             statistics[..channels].CopyTo(means.AsSpan(slot * channels));
             statistics[channels..].CopyTo(spreads.AsSpan(slot * channels));
         }
@@ -303,25 +299,27 @@ public sealed class BandExchange
     }
 
     /// <summary>Every slot's uploaded token cells as [C, T, rows·columns] floats (what the token spread reads).</summary>
-    private static float[] UploadedCells(BandUpload[] ordered, int channels, int cellCount)
+    private static float[] UploadedCells(BandUpload[] ordered, int channels, int rows, int columns)
     {
+        var cellCount = rows * columns;
         var cells = new float[channels * ordered.Length * cellCount];
         for (var slot = 0; slot < ordered.Length; slot++)
         {
-            var pooled = SyncKernels.Floats(SyncKernels.Cpu(ordered[slot].Pooled!));
-            if (pooled.Length != channels * cellCount)
-                throw new ArgumentException($"tile {ordered[slot].Tile} sent {pooled.Length} token values, expected {channels * cellCount}", nameof(ordered));
+            var pooled = TensorPayloads.Checked(Required(ordered[slot].Pooled, ordered[slot].Tile, "token cells"), $"tile {ordered[slot].Tile}'s token cells", channels, rows, columns);
             for (var c = 0; c < channels; c++)
                 pooled.Slice(c * cellCount, cellCount).CopyTo(cells.AsSpan((c * ordered.Length + slot) * cellCount));
         }
         return cells;
     }
 
+    private static TensorPayload Required(TensorPayload? part, int tile, string what) =>
+        part ?? throw new ArgumentException($"tile {tile} sent no {what}, which attention sync needs");
+
     /// <summary>[2, C]: grid slot <paramref name="slot"/>'s tone scale and shift.</summary>
-    private static Tensor ToneOf(float[] scale, float[] shift, int slot, int channels)
+    private static TensorPayload ToneOf(float[] scale, float[] shift, int slot, int channels)
     {
-        var tone = empty(2, channels);
-        var values = SyncKernels.Floats(tone);
+        var tone = TensorPayloads.Uninitialized(2, channels);
+        var values = TensorPayloads.Floats(tone);
         scale.AsSpan(slot * channels, channels).CopyTo(values);
         shift.AsSpan(slot * channels, channels).CopyTo(values[channels..]);
         return tone;
@@ -353,8 +351,9 @@ public sealed class BandExchange
             var shared = Array.ConvertAll(bands.SharedPositions, p => (p / layout.TileWidth + context) * stateWidth + p % layout.TileWidth + context);
             var values = update.reshape(update.shape[0], -1);
             var slot = geometry.TileToGrid[t];
-            replies[t] = Detach(new BandReply(t, values.index_select(1, SyncGeometry.Index(shared)), values.index_select(1, SyncGeometry.Index(bands.ContextPositions)),
-                scale is null ? null : stack([scale[slot], shift![slot]])));
+            replies[t] = new BandReply(t, TensorPayloads.ToPayload(values.index_select(1, SyncGeometry.Index(shared))),
+                TensorPayloads.ToPayload(values.index_select(1, SyncGeometry.Index(bands.ContextPositions))),
+                scale is null ? null : TensorPayloads.ToPayload(stack([scale[slot], shift![slot]])));
         }
         return replies;
     }
@@ -370,23 +369,34 @@ public sealed class BandExchange
         var (channels, height, width) = (proposal.shape[0], layout.TileHeight, layout.TileWidth);
         var lone = SyncGeometry.Lone(height, width);
         var own = proposal.view(channels, 1, height, width);
+        var bands = Bands(tile);
+        var (shared, context) = (Received(reply.Shared, "shared cells", channels, bands.SharedCells.Length, proposal.device),
+            Received(reply.Context, "context cells", channels, bands.ContextCells.Length, proposal.device));
         Tensor local;
         switch (Sync)
         {
             case AttentionSync attention:
                 var tokens = attention.UsesTokens ? attention.Pool(own) : null;
                 var (means, _) = AttentionSync.Statistics(own);
-                (Tensor, Tensor)? tone = reply.Tone is null ? null : (reply.Tone[0].view(1, -1), reply.Tone[1].view(1, -1));
+                var received = reply.Tone is null ? null : Received(reply.Tone, "tone", 2, (int)channels, proposal.device);
+                (Tensor, Tensor)? tone = received is null ? null : (received[0].view(1, -1), received[1].view(1, -1));
                 local = attention.Blend(lone, own, tokens, means, tone);
                 break;
             default:
                 local = CanvasSync.Mean(lone, own, Sync.Mode == SyncMode.Gaussian);
                 break;
         }
-        var sources = cat([local.view(channels, -1), reply.Shared, reply.Context], 1);
+        var sources = cat([local.view(channels, -1), shared, context], 1);
         var state = StateIndex(tile);
         if (state.device_type != sources.device_type) state = state.to(sources.device);
         return sources.index_select(1, state).view(channels, height + 2 * Plan.Context, width + 2 * Plan.Context).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Part of tile <see cref="BandReply.Tile"/>'s reply as a tensor on <paramref name="device"/>, once its shape is checked.</summary>
+    private static Tensor Received(TensorPayload part, string what, long rows, int columns, Device device)
+    {
+        TensorPayloads.Checked(part, $"the reply's {what}", checked((int)rows), columns);
+        return TensorPayloads.ToTensor(part, device);
     }
 
     /// <summary>Tile <paramref name="tile"/>'s <see cref="TileBands.SendPositions"/> as an index tensor (built once per tile,
@@ -457,9 +467,9 @@ public sealed class BandExchange
         public int[] BandOffsets { get; }
 
         /// <summary><paramref name="result"/> [C, n] = the synced values [C × cells] at <paramref name="cells"/>.</summary>
-        public void Gather(ReadOnlySpan<float> values, CopyRuns cells, int channels, Tensor result)
+        public void Gather(ReadOnlySpan<float> values, CopyRuns cells, int channels, TensorPayload result)
         {
-            var target = SyncKernels.Floats(result);
+            var target = TensorPayloads.Floats(result);
             for (var c = 0; c < channels; c++)
                 cells.Copy(values.Slice(c * Canvas.Count, Canvas.Count), target.Slice(c * cells.Count, cells.Count));
         }
@@ -519,22 +529,5 @@ public sealed class BandExchange
             down += tiles.Length * perTile;
         }
         return new ExchangeBytes(up, down, bound, full, thumbnails);
-    }
-
-    private static BandUpload Detach(BandUpload upload)
-    {
-        upload.Bands.MoveToOuterDisposeScope();
-        upload.Pooled?.MoveToOuterDisposeScope();
-        upload.Statistics?.MoveToOuterDisposeScope();
-        upload.Thumbnail.MoveToOuterDisposeScope();
-        return upload;
-    }
-
-    private static BandReply Detach(BandReply reply)
-    {
-        reply.Shared.MoveToOuterDisposeScope();
-        reply.Context.MoveToOuterDisposeScope();
-        reply.Tone?.MoveToOuterDisposeScope();
-        return reply;
     }
 }

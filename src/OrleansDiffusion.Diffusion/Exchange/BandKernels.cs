@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using OrleansDiffusion.Diffusion.Sync;
 using OrleansDiffusion.Diffusion.Tiling;
@@ -7,15 +8,16 @@ namespace OrleansDiffusion.Diffusion.Exchange;
 
 /// <summary>Every grid slot's upload ([C, n] floats at its sent positions, n from <paramref name="offsets"/>, checked by the
 /// caller), read in place.</summary>
-internal sealed class BandSlots(Tensor[] bands, int channels, int[] offsets)
+internal sealed class BandSlots(byte[][] bands, int channels, int[] offsets)
 {
     public int Channels => channels;
 
-    /// <summary>The floats of <paramref name="slot"/>'s upload: channel c's values start at c·<paramref name="count"/>.</summary>
+    /// <summary>The floats of <paramref name="slot"/>'s upload (its bytes as they arrived): channel c's values start at
+    /// c·<paramref name="count"/>.</summary>
     public ReadOnlySpan<float> Of(int slot, out int count)
     {
         count = offsets[slot + 1] - offsets[slot];
-        return SyncKernels.Floats(bands[slot]);
+        return MemoryMarshal.Cast<byte, float>(bands[slot]);
     }
 }
 

@@ -1,3 +1,5 @@
+using OrleansDiffusion.Abstractions;
+using OrleansDiffusion.Diffusion.Exchange;
 using OrleansDiffusion.Diffusion.Tiling;
 using static TorchSharp.torch;
 
@@ -27,9 +29,10 @@ public sealed class PreviewMosaic(TileLayout layout)
     }
 
     /// <summary>The preview PNG from every tile's thumbnail (layout order), the size of the whole canvas's preview.</summary>
-    public byte[] Encode(IReadOnlyList<Tensor> thumbnails)
+    public byte[] Encode(IReadOnlyList<TensorPayload> thumbnails)
     {
-        using var mosaic = Assemble(thumbnails);
+        using var scope = NewDisposeScope();
+        var mosaic = Assemble(thumbnails.Select(t => TensorPayloads.ToTensor(t)).ToArray());
         return PreviewImage.Encode(mosaic, (layout.CanvasHeight, layout.CanvasWidth));
     }
 

@@ -134,11 +134,7 @@ public class BandScheduleTests
 
         public async Task<(Tensor Canvas, long Bytes)> GatherAsync(int step, IReadOnlyList<BandReply> replies, CancellationToken cancellationToken)
         {
-            if (step + 1 == loseAt && !_lost)
-            {
-                foreach (var reply in replies) reply.Dispose();
-                await LoseEveryTileAsync(cancellationToken);
-            }
+            if (step + 1 == loseAt && !_lost) await LoseEveryTileAsync(cancellationToken);
             return await _inner.GatherAsync(step, replies, cancellationToken);
         }
 

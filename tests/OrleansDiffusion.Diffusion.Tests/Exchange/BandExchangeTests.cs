@@ -56,8 +56,6 @@ public class BandExchangeTests
                 Assert.True(TensorAssertions.SameBits(next, expected),
                     $"{mode} step {step} tile {w.Index}: max diff {(next - expected).abs().max().item<float>()}");
             }
-            foreach (var upload in uploads) upload.Dispose();
-            foreach (var reply in replies) reply.Dispose();
         }
     }
 
@@ -92,8 +90,6 @@ public class BandExchangeTests
                 Assert.True(TensorAssertions.SameBits(next, full.Updates[w.Index]!),
                     $"{threads} threads, step {step}, tile {w.Index}: max diff {(next - full.Updates[w.Index]!).abs().max().item<float>()}");
             }
-            foreach (var upload in uploads) upload.Dispose();
-            foreach (var reply in replies) reply.Dispose();
         }
     }
 
@@ -132,8 +128,6 @@ public class BandExchangeTests
         }
         Assert.All(deliveries, count => Assert.Equal(1, count)); // the parts partition the canvas
         Assert.True(TensorAssertions.SameBits(canvas, full.Canvas!), $"{mode}: max diff {(canvas - full.Canvas!).abs().max().item<float>()}");
-        foreach (var upload in uploads) upload.Dispose();
-        foreach (var reply in replies) reply.Dispose();
     }
 
     [Theory]
@@ -156,7 +150,7 @@ public class BandExchangeTests
             Assert.NotNull(replies);
             foreach (var w in plan.Layout.Windows)
             {
-                using var reply = replies[w.Index];
+                var reply = replies[w.Index];
                 Assert.Equal(w.Index, reply.Tile);
                 using var next = exchange.Apply(w.Index, proposals[w.Index], reply);
                 Assert.True(TensorAssertions.SameBits(next, full.Updates[w.Index]!),
@@ -221,6 +215,47 @@ public class BandExchangeTests
             Assert.Equal(crop.Where(c => !own.Contains(c)).Distinct(), bands.ContextCells);
             Assert.Equal(bands.ContextCells, bands.ContextPositions.Select(p => crop[p]));
             Assert.All(bands.ContextPositions, p => Assert.Equal(p, Array.IndexOf(crop, crop[p])));
+        }
+    }
+
+    /// <summary>The coordinator reads uploads as the bytes that arrived, and a tile reads its reply the same way: a part
+    /// whose shape or byte count is not what the plan says is refused with the tile and the part named.</summary>
+    [Fact]
+    public void Malformed_uploads_and_replies_are_refused_naming_the_tile_and_part()
+    {
+        var plan = Plan(SyncMode.Attention, 150, 48, 16, 3, false);
+        var exchange = BandExchange.Create(plan, JobComponents.CreateSync(SyncMode.Attention));
+        var proposals = Proposals(plan);
+        var uploads = plan.Layout.Windows.Select(w => exchange.Upload(w.Index, proposals[w.Index])).ToArray();
+        var good = uploads[2];
+        var bands = good.Bands;
+        var cases = new (BandUpload Upload, string Part)[]
+        {
+            (good with { Bands = bands with { Data = bands.Data[..^4] } }, "tile 2's bands"),                   // one sample short
+            (good with { Bands = bands with { Shape = [bands.Shape[0] - 1, bands.Shape[1]] } }, "tile 2's bands"), // wrong channels
+            (good with { Statistics = good.Statistics! with { Shape = [4, 2] } }, "tile 2's statistics"),
+            (good with { Pooled = null }, "tile 2 sent no token cells"),
+        };
+        foreach (var (upload, part) in cases)
+        {
+            var sent = uploads.Select(u => u.Tile == 2 ? upload : u).ToArray();
+            var error = Assert.Throws<ArgumentException>(() => exchange.Synchronize(sent, 1, plan.Steps));
+            Assert.Contains(part, error.Message);
+        }
+
+        var reply = exchange.Synchronize(uploads, 1, plan.Steps)[2];
+        using (var next = exchange.Apply(2, proposals[2], reply)) Assert.Equal(4, next.shape[0]);
+        var shared = reply.Shared;
+        var wrongReplies = new (BandReply Reply, string Part)[]
+        {
+            (reply with { Shared = shared with { Shape = [shared.Shape[0], shared.Shape[1] - 1], Data = shared.Data[..^(4 * shared.Shape[0])] } }, "shared cells"),
+            (reply with { Context = reply.Shared }, "context cells"),
+            (reply with { Tone = reply.Tone! with { Data = new byte[4] } }, "tone"),
+        };
+        foreach (var (wrong, part) in wrongReplies)
+        {
+            var error = Assert.Throws<ArgumentException>(() => exchange.Apply(2, proposals[2], wrong));
+            Assert.Contains(part, error.Message);
         }
     }
 

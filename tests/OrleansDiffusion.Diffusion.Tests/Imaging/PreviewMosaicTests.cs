@@ -1,3 +1,4 @@
+using OrleansDiffusion.Diffusion.Exchange;
 using OrleansDiffusion.Diffusion.Imaging;
 using OrleansDiffusion.Diffusion.Tiling;
 using static TorchSharp.torch;
@@ -24,7 +25,7 @@ public class PreviewMosaicTests
         var file = Path.Combine(Path.GetTempPath(), $"mosaic-{Guid.NewGuid():N}.png");
         try
         {
-            File.WriteAllBytes(file, mosaic.Encode(thumbnails));
+            File.WriteAllBytes(file, mosaic.Encode(thumbnails.Select(TensorPayloads.ToPayload).ToArray()));
             Assert.Equal(PngReader.ReadHeader(file), WriteAndRead(PreviewImage.Encode(canvas)));
             Assert.Equal((128, 64, 8), PngReader.ReadHeader(file));
         }
