@@ -370,15 +370,15 @@ public sealed class BandExchange
         var lone = SyncGeometry.Lone(height, width);
         var own = proposal.view(channels, 1, height, width);
         var bands = Bands(tile);
-        var (shared, context) = (Received(reply.Shared, "shared cells", channels, bands.SharedCells.Length, proposal.device),
-            Received(reply.Context, "context cells", channels, bands.ContextCells.Length, proposal.device));
+        var (shared, context) = (Received(tile, reply.Shared, "shared cells", channels, bands.SharedCells.Length, proposal.device),
+            Received(tile, reply.Context, "context cells", channels, bands.ContextCells.Length, proposal.device));
         Tensor local;
         switch (Sync)
         {
             case AttentionSync attention:
                 var tokens = attention.UsesTokens ? attention.Pool(own) : null;
                 var (means, _) = AttentionSync.Statistics(own);
-                var received = reply.Tone is null ? null : Received(reply.Tone, "tone", 2, (int)channels, proposal.device);
+                var received = reply.Tone is null ? null : Received(tile, reply.Tone, "tone", 2, (int)channels, proposal.device);
                 (Tensor, Tensor)? tone = received is null ? null : (received[0].view(1, -1), received[1].view(1, -1));
                 local = attention.Blend(lone, own, tokens, means, tone);
                 break;
@@ -392,10 +392,10 @@ public sealed class BandExchange
         return sources.index_select(1, state).view(channels, height + 2 * Plan.Context, width + 2 * Plan.Context).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Part of tile <see cref="BandReply.Tile"/>'s reply as a tensor on <paramref name="device"/>, once its shape is checked.</summary>
-    private static Tensor Received(TensorPayload part, string what, long rows, int columns, Device device)
+    /// <summary>Part of tile <paramref name="tile"/>'s reply as a tensor on <paramref name="device"/>, once its shape is checked.</summary>
+    private static Tensor Received(int tile, TensorPayload part, string what, long rows, int columns, Device device)
     {
-        TensorPayloads.Checked(part, $"the reply's {what}", checked((int)rows), columns);
+        TensorPayloads.Checked(part, $"tile {tile}'s reply {what}", checked((int)rows), columns);
         return TensorPayloads.ToTensor(part, device);
     }
 

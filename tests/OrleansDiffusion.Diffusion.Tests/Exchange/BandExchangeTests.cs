@@ -248,9 +248,9 @@ public class BandExchangeTests
         var shared = reply.Shared;
         var wrongReplies = new (BandReply Reply, string Part)[]
         {
-            (reply with { Shared = shared with { Shape = [shared.Shape[0], shared.Shape[1] - 1], Data = shared.Data[..^(4 * shared.Shape[0])] } }, "shared cells"),
-            (reply with { Context = reply.Shared }, "context cells"),
-            (reply with { Tone = reply.Tone! with { Data = new byte[4] } }, "tone"),
+            (reply with { Shared = shared with { Shape = [shared.Shape[0], shared.Shape[1] - 1], Data = shared.Data[..^(4 * shared.Shape[0])] } }, "tile 2's reply shared cells"),
+            (reply with { Context = reply.Shared }, "tile 2's reply context cells"),
+            (reply with { Tone = reply.Tone! with { Data = new byte[4] } }, "tile 2's reply tone"),
         };
         foreach (var (wrong, part) in wrongReplies)
         {
