@@ -223,7 +223,7 @@ public sealed class BandExchange
         for (var slot = 0; slot < slots.Length; slot++)
         {
             var upload = byTile[geometry.GridToTile[slot]];
-            TensorPayloads.Checked(upload.Bands, $"tile {upload.Tile}'s bands", channels, tables.BandOffsets[slot + 1] - tables.BandOffsets[slot]);
+            Uploaded(upload.Bands, upload.Tile, "bands", channels, tables.BandOffsets[slot + 1] - tables.BandOffsets[slot]);
             slots[slot] = upload.Bands.Data;
         }
         var bands = new BandSlots(slots, channels, tables.BandOffsets);
@@ -291,7 +291,7 @@ public sealed class BandExchange
         var (means, spreads) = (new float[ordered.Length * channels], new float[ordered.Length * channels]);
         for (var slot = 0; slot < ordered.Length; slot++)
         {
-            var statistics = TensorPayloads.Checked(Required(ordered[slot].Statistics, ordered[slot].Tile, "statistics"), $"tile {ordered[slot].Tile}'s statistics", 2, channels);
+            var statistics = Uploaded(ordered[slot].Statistics, ordered[slot].Tile, "statistics", 2, channels);
             statistics[..channels].CopyTo(means.AsSpan(slot * channels));
             statistics[channels..].CopyTo(spreads.AsSpan(slot * channels));
         }
@@ -305,15 +305,17 @@ public sealed class BandExchange
         var cells = new float[channels * ordered.Length * cellCount];
         for (var slot = 0; slot < ordered.Length; slot++)
         {
-            var pooled = TensorPayloads.Checked(Required(ordered[slot].Pooled, ordered[slot].Tile, "token cells"), $"tile {ordered[slot].Tile}'s token cells", channels, rows, columns);
+            var pooled = Uploaded(ordered[slot].Pooled, ordered[slot].Tile, "token cells", channels, rows, columns);
             for (var c = 0; c < channels; c++)
                 pooled.Slice(c * cellCount, cellCount).CopyTo(cells.AsSpan((c * ordered.Length + slot) * cellCount));
         }
         return cells;
     }
 
-    private static TensorPayload Required(TensorPayload? part, int tile, string what) =>
-        part ?? throw new ArgumentException($"tile {tile} sent no {what}, which attention sync needs");
+    /// <summary>Part <paramref name="what"/> of tile <paramref name="tile"/>'s upload, read in place once it is there and
+    /// has <paramref name="shape"/>.</summary>
+    private static ReadOnlySpan<float> Uploaded(TensorPayload? part, int tile, string what, params ReadOnlySpan<int> shape) =>
+        TensorPayloads.Checked(part ?? throw new ArgumentException($"tile {tile} sent no {what}, which attention sync needs"), $"tile {tile}'s {what}", shape);
 
     /// <summary>[2, C]: grid slot <paramref name="slot"/>'s tone scale and shift.</summary>
     private static TensorPayload ToneOf(float[] scale, float[] shift, int slot, int channels)
@@ -370,8 +372,8 @@ public sealed class BandExchange
         var lone = SyncGeometry.Lone(height, width);
         var own = proposal.view(channels, 1, height, width);
         var bands = Bands(tile);
-        var (shared, context) = (Received(tile, reply.Shared, "shared cells", channels, bands.SharedCells.Length, proposal.device),
-            Received(tile, reply.Context, "context cells", channels, bands.ContextCells.Length, proposal.device));
+        var (shared, context) = (Received(tile, reply.Shared, "shared cells", (int)channels, bands.SharedCells.Length, proposal.device),
+            Received(tile, reply.Context, "context cells", (int)channels, bands.ContextCells.Length, proposal.device));
         Tensor local;
         switch (Sync)
         {
@@ -393,9 +395,9 @@ public sealed class BandExchange
     }
 
     /// <summary>Part of tile <paramref name="tile"/>'s reply as a tensor on <paramref name="device"/>, once its shape is checked.</summary>
-    private static Tensor Received(int tile, TensorPayload part, string what, long rows, int columns, Device device)
+    private static Tensor Received(int tile, TensorPayload part, string what, int rows, int columns, Device device)
     {
-        TensorPayloads.Checked(part, $"tile {tile}'s reply {what}", checked((int)rows), columns);
+        TensorPayloads.Checked(part, $"tile {tile}'s reply {what}", rows, columns);
         return TensorPayloads.ToTensor(part, device);
     }
 
