@@ -56,6 +56,9 @@ internal static partial class BenchCommands
                 $"{CliOption.Spelling(mode),-10} {timing.Tiles} tiles  {timing.StepMilliseconds,8:F1} ms/step  {timing.TileStepMilliseconds,7:F4} ms/tile-step  cpu {timing.CpuTileStepMilliseconds,7:F4} ms/tile-step  peak RSS {fullPeak / 1048576.0:F0} MiB"));
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{"",-10} band sync  {band.StepMilliseconds,8:F1} ms/step  {band.TileStepMilliseconds,7:F4} ms/tile-step  cpu {band.CpuTileStepMilliseconds,7:F4} ms/tile-step  peak RSS {bandPeak / 1048576.0:F0} MiB  ({threads} thread{(threads == 1 ? "" : "s")})"));
+            var side = SyncBenchmark.MeasureTileSide(mode, canvas, tile, overlap, channels, context, repeats);
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{"",-10} tile side  upload {side.UploadMilliseconds,7:F4} ms/tile-step  apply {side.ApplyMilliseconds,7:F4} ms/tile-step  (a worker's exchange work per tile it hosts)"));
             var bytes = SyncBenchmark.Bytes(mode, canvas, tile, overlap, channels, context);
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{"",-10} bytes/step: band {bytes.PerStep:N0} (up {bytes.Up:N0}, down {bytes.Down:N0}), bound {bytes.LowerBound:N0}, ratio {bytes.Ratio:F3} ({bytes.SyncRatio:F3} without the {bytes.Preview:N0} preview bytes); full-window {bytes.FullWindow:N0} ({bytes.FullWindowRatio:F3}×)"));

@@ -18,6 +18,8 @@ public class BenchCommandTests
         Assert.Contains("ms/tile-step", result.Stdout);
         Assert.Contains("(1.000 without the", result.Stdout); // average without context: exactly the bound, plus the preview
         Assert.Contains("(2 threads)", result.Stdout);
+        // Each mode's tile side too: what a worker spends per tile on its upload and on applying its reply.
+        Assert.Equal(5, result.Stdout.Split('\n').Count(line => line.Contains("tile side  upload") && line.Contains("apply")));
     }
 
     [Fact]

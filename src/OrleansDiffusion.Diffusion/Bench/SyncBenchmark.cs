@@ -16,6 +16,10 @@ public sealed record SyncTiming(SyncMode Mode, int Tiles, double StepMillisecond
     public double CpuTileStepMilliseconds => CpuMilliseconds / Tiles;
 }
 
+/// <summary>A tile's side of one band-exchange step, in milliseconds per tile-step: what each worker spends per tile it
+/// hosts, on top of the denoise.</summary>
+public sealed record TileSideTiming(SyncMode Mode, int Tiles, double UploadMilliseconds, double ApplyMilliseconds);
+
 /// <summary>
 /// Times <see cref="ISyncMode.Synchronize"/> as the coordinator runs it (proposals in, canvas and per-tile updates
 /// out) on a synthetic layout, e.g. 441 tiles of 64×64 with overlap 16 on a 1024² canvas.
@@ -91,6 +95,46 @@ public static class SyncBenchmark
         var wall = watch.Elapsed.TotalMilliseconds / repeats;
         process.Refresh();
         return new SyncTiming(mode, plan.Layout.Count, wall, (process.TotalProcessorTime - cpu).TotalMilliseconds / repeats);
+    }
+
+    /// <summary>Times a tile's side of the band exchange, as a worker runs it for each of its tiles every step: the upload
+    /// from its proposal (<see cref="BandExchange.Upload"/>) and its next state from its proposal and reply
+    /// (<see cref="BandExchange.Apply"/>), each in milliseconds per tile-step, on the same layout.</summary>
+    public static TileSideTiming MeasureTileSide(SyncMode mode, int canvas, int tile, int overlap, int channels, int context, int repeats)
+    {
+        var (plan, sync) = Setup(mode, canvas, tile, overlap, channels, context);
+        var exchange = BandExchange.Create(plan, sync);
+        var generator = new Generator(7);
+        var proposals = plan.Layout.Windows.Select(w => randn([channels, w.Height, w.Width], generator: generator)).ToArray();
+        try
+        {
+            var replies = exchange.Synchronize(proposals.Select((p, t) => exchange.Upload(t, p)).ToArray(), 1, plan.Steps);
+            void Uploads()
+            {
+                for (var t = 0; t < proposals.Length; t++) exchange.Upload(t, proposals[t]);
+            }
+            void Applies()
+            {
+                for (var t = 0; t < proposals.Length; t++) exchange.Apply(t, proposals[t], replies[t]).Dispose();
+            }
+            WarmUp(() => { Uploads(); Applies(); });
+            var (upload, apply) = (TimeSpan.Zero, TimeSpan.Zero);
+            for (var i = 0; i < repeats; i++) // alternating, so both see the same machine
+            {
+                var watch = Stopwatch.StartNew();
+                Uploads();
+                upload += watch.Elapsed;
+                watch.Restart();
+                Applies();
+                apply += watch.Elapsed;
+            }
+            var tileSteps = (double)repeats * proposals.Length;
+            return new TileSideTiming(mode, proposals.Length, upload.TotalMilliseconds / tileSteps, apply.TotalMilliseconds / tileSteps);
+        }
+        finally
+        {
+            foreach (var proposal in proposals) proposal.Dispose();
+        }
     }
 
     private static void RunBands(BandExchange exchange, BandUpload[] uploads, int steps)
