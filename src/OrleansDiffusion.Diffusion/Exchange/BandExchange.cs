@@ -82,8 +82,7 @@ public sealed class BandExchange
     private readonly Lazy<TileBands>[] _tiles;             // built for the tiles a process hosts
     private readonly Lazy<CoordinatorTables> _coordinator; // built on the coordinator's first sync (tile processes never need it)
     private readonly Lazy<ExchangeBytes> _bytes;
-    private readonly ConcurrentDictionary<int, Lazy<Tensor>> _send = new();  // per tile: its send positions, built for the tiles a process hosts
-    private readonly ConcurrentDictionary<int, Lazy<Tensor>> _state = new(); // per tile [(h + 2c)(w + 2c)] into [own window | shared | context], built for the tiles a process hosts
+    private readonly ConcurrentDictionary<int, Lazy<TileSide>> _sides = new(); // built for the tiles a process hosts
 
     private BandExchange(JobPlan plan, ISyncMode sync)
     {
@@ -176,30 +175,23 @@ public sealed class BandExchange
             }
     }
 
-    /// <summary>Tile side, after its denoise step: what to send for <paramref name="proposal"/> [C, h, w].</summary>
+    /// <summary>Tile side, after its denoise step: what to send for <paramref name="proposal"/> [C, h, w] (read once on the
+    /// CPU, in place where it lives there, and written straight into the payloads).</summary>
     public BandUpload Upload(int tile, Tensor proposal)
     {
-        using var scope = NewDisposeScope();
-        var shape = proposal.shape; // one native call, not one per dimension read
-        var channels = shape[0];
-        var thumbnail = TensorPayloads.ToPayload(Preview.Thumbnail(proposal));
-        if (!Exchanges) return new BandUpload(tile, Empty((int)channels), null, null, thumbnail);
-        var positions = SendIndex(tile);
-        if (positions.device_type != proposal.device_type) positions = positions.to(proposal.device);
-        var bands = proposal.reshape(channels, -1).index_select(1, positions);
-        Tensor? pooled = null, statistics = null;
-        if (Sync is AttentionSync attention)
+        var cpu = Proposal(tile, proposal);
+        try
         {
-            var own = proposal.view(channels, 1, shape[1], shape[2]);
-            if (attention.UsesTokens) pooled = attention.Pool(own).squeeze(1);
-            var (mean, spread) = AttentionSync.Statistics(own);
-            statistics = cat([mean, spread]);
+            return Side(tile).Upload(tile, SyncKernels.Floats(cpu), Exchanges);
         }
-        return new BandUpload(tile, TensorPayloads.ToPayload(bands), TensorPayloads.ToPayloadOrNull(pooled), TensorPayloads.ToPayloadOrNull(statistics), thumbnail);
+        finally
+        {
+            if (!ReferenceEquals(cpu, proposal)) cpu.Dispose();
+        }
     }
 
     /// <summary>[C, 0]: nothing to move.</summary>
-    private static TensorPayload Empty(int channels) => new([channels, 0], []);
+    internal static TensorPayload Empty(int channels) => new([channels, 0], []);
 
     /// <summary>Coordinator side: every tile's reply from every tile's upload (any order), for step <paramref name="step"/>
     /// of <paramref name="steps"/>, the attention sync on <paramref name="threads"/> threads (0: the process's compute
@@ -360,73 +352,49 @@ public sealed class BandExchange
         return replies;
     }
 
-    /// <summary>Tile side: the tile's next state (window plus context, [C, h + 2c, w + 2c]) from its own proposal
-    /// [C, h, w] and its reply, equal bit for bit to the full-window sync's update (its own proposal for
-    /// <see cref="SyncMode.None"/>).</summary>
+    /// <summary>Tile side: the tile's next state (window plus context, [C, h + 2c, w + 2c], on the proposal's device) from
+    /// its own proposal [C, h, w] and its reply, equal bit for bit to the full-window sync's update (its own proposal for
+    /// <see cref="SyncMode.None"/>). Built on the CPU and moved once.</summary>
     public Tensor Apply(int tile, Tensor proposal, BandReply reply)
     {
         if (!Exchanges) return proposal.clone();
-        using var scope = NewDisposeScope();
-        var layout = Plan.Layout;
-        var (channels, height, width) = (proposal.shape[0], layout.TileHeight, layout.TileWidth);
-        var lone = SyncGeometry.Lone(height, width);
-        var own = proposal.view(channels, 1, height, width);
+        var (channels, context) = (Plan.Channels, Plan.Context);
         var bands = Bands(tile);
-        var (shared, context) = (Received(tile, reply.Shared, "shared cells", (int)channels, bands.SharedCells.Length, proposal.device),
-            Received(tile, reply.Context, "context cells", (int)channels, bands.ContextCells.Length, proposal.device));
-        Tensor local;
-        switch (Sync)
+        var sharedCells = TensorPayloads.Checked(reply.Shared, $"tile {tile}'s reply shared cells", channels, bands.SharedCells.Length);
+        var contextCells = TensorPayloads.Checked(reply.Context, $"tile {tile}'s reply context cells", channels, bands.ContextCells.Length);
+        var tone = reply.Tone is null || Sync is not AttentionSync ? default : TensorPayloads.Checked(reply.Tone, $"tile {tile}'s reply tone", 2, channels);
+        var state = empty([channels, Plan.Layout.TileHeight + 2 * context, Plan.Layout.TileWidth + 2 * context], ScalarType.Float32);
+        var cpu = Proposal(tile, proposal);
+        try
         {
-            case AttentionSync attention:
-                var tokens = attention.UsesTokens ? attention.Pool(own) : null;
-                var (means, _) = AttentionSync.Statistics(own);
-                var received = reply.Tone is null ? null : Received(tile, reply.Tone, "tone", 2, (int)channels, proposal.device);
-                (Tensor, Tensor)? tone = received is null ? null : (received[0].view(1, -1), received[1].view(1, -1));
-                local = attention.Blend(lone, own, tokens, means, tone);
-                break;
-            default:
-                local = CanvasSync.Mean(lone, own, Sync.Mode == SyncMode.Gaussian);
-                break;
+            Side(tile).Apply(SyncKernels.Floats(cpu), sharedCells, contextCells, tone, SyncKernels.Floats(state));
         }
-        var sources = cat([local.view(channels, -1), shared, context], 1);
-        var state = StateIndex(tile);
-        if (state.device_type != sources.device_type) state = state.to(sources.device);
-        return sources.index_select(1, state).view(channels, height + 2 * Plan.Context, width + 2 * Plan.Context).MoveToOuterDisposeScope();
+        catch
+        {
+            state.Dispose();
+            throw;
+        }
+        finally
+        {
+            if (!ReferenceEquals(cpu, proposal)) cpu.Dispose();
+        }
+        if (proposal.device_type == TorchSharp.DeviceType.CPU) return state;
+        using (state) return state.to(proposal.device);
     }
 
-    /// <summary>Part of tile <paramref name="tile"/>'s reply as a tensor on <paramref name="device"/>, once its shape is checked.</summary>
-    private static Tensor Received(int tile, TensorPayload part, string what, int rows, int columns, Device device)
+    /// <summary>Tile <paramref name="tile"/>'s proposal as a dense float32 CPU tensor (itself where it is one), once its shape
+    /// is [C, h, w].</summary>
+    private Tensor Proposal(int tile, Tensor proposal)
     {
-        TensorPayloads.Checked(part, $"tile {tile}'s reply {what}", rows, columns);
-        return TensorPayloads.ToTensor(part, device);
+        var shape = proposal.shape;
+        var layout = Plan.Layout;
+        if (shape.Length != 3 || shape[0] != Plan.Channels || shape[1] != layout.TileHeight || shape[2] != layout.TileWidth)
+            throw new ArgumentException($"tile {tile}'s proposal is [{string.Join(", ", shape)}], expected [{Plan.Channels}, {layout.TileHeight}, {layout.TileWidth}]", nameof(proposal));
+        return SyncKernels.Cpu(proposal);
     }
 
-    /// <summary>Tile <paramref name="tile"/>'s <see cref="TileBands.SendPositions"/> as an index tensor (built once per tile,
-    /// only in the processes that upload for it: building it from the array every step cost more than the gather).</summary>
-    private Tensor SendIndex(int tile) => _send.GetOrAdd(tile, t => new Lazy<Tensor>(() => SyncGeometry.Index(Bands(t).SendPositions).DetachFromDisposeScope())).Value;
-
-    /// <summary>Where each cell of tile <paramref name="tile"/>'s next state comes from, in [own window | shared |
-    /// context] order (computed once per tile, only in the processes that apply its replies).</summary>
-    private Tensor StateIndex(int tile) => _state.GetOrAdd(tile, t => new Lazy<Tensor>(() =>
-    {
-        var geometry = SyncGeometry.Of(Plan.Layout);
-        var bands = Bands(t);
-        var windowCells = geometry.WindowCells;
-        var window = geometry.CropCells(t, 0);
-        var positionOf = new Dictionary<int, int>(window.Length);
-        for (var p = 0; p < window.Length; p++) positionOf[window[p]] = p;
-        var sharedIndex = new Dictionary<int, int>(bands.SharedPositions.Length);
-        for (var k = 0; k < bands.SharedPositions.Length; k++) sharedIndex[bands.SharedPositions[k]] = k;
-        var contextIndex = new Dictionary<int, int>(bands.ContextCells.Length);
-        for (var c = 0; c < bands.ContextCells.Length; c++) contextIndex[bands.ContextCells[c]] = c;
-        var crop = geometry.CropCells(t, Plan.Context);
-        var state = new int[crop.Length];
-        for (var s = 0; s < crop.Length; s++)
-            state[s] = positionOf.TryGetValue(crop[s], out var p)
-                ? sharedIndex.TryGetValue(p, out var k) ? windowCells + k : p
-                : windowCells + bands.SharedCells.Length + contextIndex[crop[s]];
-        return SyncGeometry.Index(state).DetachFromDisposeScope();
-    })).Value;
+    /// <summary>Tile <paramref name="tile"/>'s side of the exchange (built on first use, only in the processes that host it).</summary>
+    private TileSide Side(int tile) => _sides.GetOrAdd(tile, t => new Lazy<TileSide>(() => new TileSide(Plan, Sync, Preview, Bands(t)))).Value;
 
     /// <summary>The coordinator's side of the exchange: the band canvas, each tile's reply cells in it, the weight totals
     /// the sync mode divides by and where each slot's uploads start in a buffer laid out like all uploads.</summary>
@@ -474,40 +442,6 @@ public sealed class BandExchange
             var target = TensorPayloads.Floats(result);
             for (var c = 0; c < channels; c++)
                 cells.Copy(values.Slice(c * Canvas.Count, Canvas.Count), target.Slice(c * cells.Count, cells.Count));
-        }
-    }
-
-    /// <summary>A list of indices into a buffer as runs of consecutive ones: a tile's shared cells along a window row are
-    /// consecutive band-canvas cells, so its reply is a few block copies, and the list costs a few ints per row.</summary>
-    private sealed class CopyRuns(int[] starts, int[] lengths, int count)
-    {
-        public int Count => count;
-
-        public static CopyRuns Of(int[] cells, Func<int, int> index)
-        {
-            var (starts, lengths) = (new List<int>(), new List<int>());
-            for (var k = 0; k < cells.Length; k++)
-            {
-                var i = index(cells[k]);
-                if (starts.Count > 0 && starts[^1] + lengths[^1] == i) lengths[^1]++;
-                else
-                {
-                    starts.Add(i);
-                    lengths.Add(1);
-                }
-            }
-            return new CopyRuns([.. starts], [.. lengths], cells.Length);
-        }
-
-        /// <summary>target[k] = source[the k-th index].</summary>
-        public void Copy(ReadOnlySpan<float> source, Span<float> target)
-        {
-            var at = 0;
-            for (var r = 0; r < starts.Length; r++)
-            {
-                source.Slice(starts[r], lengths[r]).CopyTo(target.Slice(at, lengths[r]));
-                at += lengths[r];
-            }
         }
     }
 

@@ -1,5 +1,6 @@
 using OrleansDiffusion.Abstractions;
 using OrleansDiffusion.Diffusion.Exchange;
+using OrleansDiffusion.Diffusion.Sync;
 using OrleansDiffusion.Diffusion.Tiling;
 using static TorchSharp.torch;
 
@@ -18,14 +19,18 @@ public sealed class PreviewMosaic(TileLayout layout)
     /// <summary>Canvas pixels per thumbnail pixel along each axis.</summary>
     public int Factor { get; } = Math.Max(MinimumFactor, (Math.Max(layout.CanvasWidth, layout.CanvasHeight) + PreviewImage.MaxSide - 1) / PreviewImage.MaxSide);
 
-    /// <summary>The window's thumbnail, [C, ⌈h / factor⌉, ⌈w / factor⌉] (a new tensor).</summary>
-    public Tensor Thumbnail(Tensor window)
+    /// <summary>The thumbnail of a window's values [C × h × w]: [C, ⌈h / factor⌉, ⌈w / factor⌉] cell means (adaptive
+    /// average pooling, as <see cref="SyncKernels.Pool"/>), written straight into the payload that travels.</summary>
+    public TensorPayload Thumbnail(ReadOnlySpan<float> window, int channels, int height, int width)
     {
-        var shape = window.shape;
-        long[] size = [(shape[^2] + Factor - 1) / Factor, (shape[^1] + Factor - 1) / Factor];
-        using var batch = window.unsqueeze(0);
-        using var pooled = nn.functional.adaptive_avg_pool2d(batch, size);
-        return pooled.squeeze(0).cpu();
+        var (rows, columns) = ((height + Factor - 1) / Factor, (width + Factor - 1) / Factor);
+        var thumbnail = new TensorPayload([channels, rows, columns], new byte[channels * rows * columns * sizeof(float)]);
+        var cells = TensorPayloads.Floats(thumbnail);
+        var scratch = new float[width];
+        var (planeCells, cellCount) = (height * width, rows * columns);
+        for (var c = 0; c < channels; c++)
+            SyncKernels.Pool(window.Slice(c * planeCells, planeCells), height, width, rows, columns, cells.Slice(c * cellCount, cellCount), scratch);
+        return thumbnail;
     }
 
     /// <summary>The preview PNG from every tile's thumbnail (layout order), the size of the whole canvas's preview.</summary>

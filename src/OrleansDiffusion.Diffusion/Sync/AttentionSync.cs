@@ -45,7 +45,7 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
 
     /// <summary>The synced canvas from stacked windows [C, T, h, w], their pooled token cells [C, T, rows, columns]
     /// (<see cref="Pool"/>; null when the content term is off), their statistics and the tone correction ([T, C] each,
-    /// grid order): the coordinator's whole canvas, or a lone tile's own cells.</summary>
+    /// grid order), e.g. the coordinator's whole canvas.</summary>
     internal Tensor Blend(SyncGeometry geometry, Tensor values, Tensor? pooled, Tensor means, (Tensor Scale, Tensor Shift)? tone)
     {
         using var scope = NewDisposeScope();
@@ -81,8 +81,8 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
     internal long[] TokenCells(long height, long width) =>
         [Math.Max(1, height / _options.CellSize), Math.Max(1, width / _options.CellSize)];
 
-    /// <summary>[N, M, rows, columns] cell means of window planes [N, M, h, w] (a tile's own [1, C, h, w], or all tiles'
-    /// [C, T, h, w]: every plane is pooled on its own, so both give the same bits).</summary>
+    /// <summary>[N, M, rows, columns] cell means of window planes [N, M, h, w] (every plane pooled on its own with
+    /// <see cref="SyncKernels.Pool"/>, as a tile pools its own upload: the same bits).</summary>
     internal Tensor Pool(Tensor planes)
     {
         using var scope = NewDisposeScope();
@@ -164,7 +164,7 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
     }
 
     /// <summary>Per-tile, per-channel mean and (unbiased) spread of windows [C, T, h, w]: [T, C] each, contiguous.
-    /// A tile computing its own ([C, 1, h, w]) gets the same bits.</summary>
+    /// A tile's own (<see cref="SyncKernels.Statistics"/> per plane, as it uploads them) are the same bits.</summary>
     internal static (Tensor Mean, Tensor Spread) Statistics(Tensor values)
     {
         using var scope = NewDisposeScope();

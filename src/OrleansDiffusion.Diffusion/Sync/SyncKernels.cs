@@ -6,9 +6,8 @@ using static TorchSharp.torch;
 namespace OrleansDiffusion.Diffusion.Sync;
 
 /// <summary>
-/// Every grid slot's window [C, h, w] as float planes: one stacked [C, T, h, w] tensor (the band exchange's zero-filled
-/// stack, a lone tile's own window) or one [C, h, w] tensor per slot (the coordinator's proposals, read in place instead of
-/// stacked). Sources are CPU float32 and contiguous (converted here when they are not; the copies live in the caller's
+/// Every grid slot's window [C, h, w] as float planes: one stacked [C, T, h, w] tensor or one [C, h, w] tensor per slot
+/// (the coordinator's proposals, read in place instead of stacked). Sources are CPU float32 and contiguous (converted here when they are not; the copies live in the caller's
 /// dispose scope, so use the planes inside it).
 /// </summary>
 internal sealed class WindowPlanes

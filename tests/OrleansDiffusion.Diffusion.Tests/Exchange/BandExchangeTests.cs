@@ -18,6 +18,7 @@ public class BandExchangeTests
             data.Add(mode, 160, 64, 24, 0, false);   // uneven: the last window is shifted inward; a non-local model
             data.Add(mode, 150, 48, 16, 3, false);   // uneven, a local denoiser's context (mirrored at the edge)
             data.Add(mode, 144, 64, 16, 2, true);    // tileable: windows and context wrap
+            data.Add(mode, 120, 48, 24, 2, false);   // half-window stride: inner windows have no cell of their own
         }
         data.Add(SyncMode.Halo, 150, 48, 0, 3, false); // halo tiles partition the canvas; the shifted last ones overlap
         data.Add(SyncMode.Halo, 144, 48, 0, 3, true);

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using OrleansDiffusion.Diffusion.Exchange;
 using OrleansDiffusion.Diffusion.Imaging;
 using OrleansDiffusion.Diffusion.Tiling;
@@ -14,7 +15,12 @@ public class PreviewMosaicTests
         var mosaic = new PreviewMosaic(layout);
         Assert.Equal(4, mosaic.Factor);                                 // ⌈512 / 128⌉
         var canvas = rand(3, 256, 512, generator: new Generator(5));
-        var thumbnails = layout.Windows.Select(w => mosaic.Thumbnail(canvas.narrow(1, w.Y, w.Height).narrow(2, w.X, w.Width))).ToArray();
+        var payloads = layout.Windows.Select(w =>
+        {
+            using var window = canvas.narrow(1, w.Y, w.Height).narrow(2, w.X, w.Width).contiguous();
+            return mosaic.Thumbnail(MemoryMarshal.Cast<byte, float>(window.bytes), 3, (int)w.Height, (int)w.Width);
+        }).ToArray();
+        var thumbnails = payloads.Select(p => TensorPayloads.ToTensor(p)).ToArray();
 
         using var assembled = mosaic.Assemble(thumbnails);
         using var expected = nn.functional.avg_pool2d(canvas.unsqueeze(0), 4).squeeze(0);
@@ -25,7 +31,7 @@ public class PreviewMosaicTests
         var file = Path.Combine(Path.GetTempPath(), $"mosaic-{Guid.NewGuid():N}.png");
         try
         {
-            File.WriteAllBytes(file, mosaic.Encode(thumbnails.Select(TensorPayloads.ToPayload).ToArray()));
+            File.WriteAllBytes(file, mosaic.Encode(payloads));
             Assert.Equal(PngReader.ReadHeader(file), WriteAndRead(PreviewImage.Encode(canvas)));
             Assert.Equal((128, 64, 8), PngReader.ReadHeader(file));
         }
