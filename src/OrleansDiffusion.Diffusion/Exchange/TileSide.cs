@@ -18,7 +18,7 @@ internal sealed class TileSide
 {
     private readonly ISyncMode _sync;
     private readonly PreviewMosaic _preview;
-    private readonly int _channels, _height, _width, _stateHeight, _stateWidth;
+    private readonly int _channels, _height, _width, _stateCells;
     private readonly CopyRuns _send;           // the upload's cells, from the window
     private readonly SyncGeometry _lone;
     private readonly BandCanvas _ownCells;     // the lone window's cells no other window covers
@@ -31,7 +31,7 @@ internal sealed class TileSide
     {
         var layout = plan.Layout;
         (_sync, _preview, _channels, _height, _width) = (sync, preview, plan.Channels, layout.TileHeight, layout.TileWidth);
-        (_stateHeight, _stateWidth) = (_height + 2 * plan.Context, _width + 2 * plan.Context);
+        _stateCells = (_height + 2 * plan.Context) * (_width + 2 * plan.Context);
         _send = CopyRuns.Of(bands.SendPositions, p => p);
         var windowCells = _height * _width;
         var shared = new HashSet<int>(bands.SharedPositions);
@@ -54,8 +54,6 @@ internal sealed class TileSide
             cell => ownIndex.TryGetValue(cell, out var i) || sharedIndex.TryGetValue(cell, out i) ? i : contextIndex[cell]);
     }
 
-    public int StateCells => _stateHeight * _stateWidth;
-
     /// <summary>What tile <paramref name="tile"/> sends for its proposal <paramref name="values"/> [C × h × w].</summary>
     public BandUpload Upload(int tile, ReadOnlySpan<float> values, bool exchanges)
     {
@@ -71,7 +69,7 @@ internal sealed class TileSide
             if (attention.UsesTokens)
             {
                 var cells = attention.TokenCells(_height, _width);
-                pooled = new TensorPayload([_channels, (int)cells[0], (int)cells[1]], new byte[_channels * cells[0] * cells[1] * sizeof(float)]);
+                pooled = new TensorPayload([_channels, (int)cells[0], (int)cells[1]], GC.AllocateUninitializedArray<byte>((int)(_channels * cells[0] * cells[1] * sizeof(float))));
                 Pool(values, (int)cells[0], (int)cells[1], TensorPayloads.Floats(pooled));
             }
             statistics = TensorPayloads.Uninitialized(2, _channels);
@@ -94,34 +92,27 @@ internal sealed class TileSide
         var sources = ScratchFloats.Rent(channels * sourceCells);
         try
         {
+            // The band kernels read uploads as the bytes that arrived; the lone window's upload is the whole proposal.
             values.CopyTo(MemoryMarshal.Cast<byte, float>(proposal.AsSpan()));
             var slots = new BandSlots([proposal], channels, _ownOffsets);
-            ToneValues? toneValues = null;
-            float[]? pooled = null;
-            var attention = _sync as AttentionSync;
-            if (attention is not null)
+            var gaussian = _sync.Mode is SyncMode.Gaussian or SyncMode.Attention ? _lone.GaussianValues : null;
+            if (_sync is AttentionSync attention)
             {
                 var (means, spreads) = (new float[channels], new float[channels]);
                 Statistics(values, means, spreads);
-                if (!tone.IsEmpty) toneValues = new ToneValues(channels, means, tone[..channels].ToArray(), tone[channels..].ToArray());
+                var toneValues = tone.IsEmpty ? null : new ToneValues(channels, means, tone[..channels].ToArray(), tone[channels..].ToArray());
                 if (attention.UsesTokens)
                 {
                     var cells = attention.TokenCells(_height, _width);
-                    pooled = new float[channels * cells[0] * cells[1]];
-                    Pool(values, (int)cells[0], (int)cells[1], pooled);
+                    var (rows, columns) = ((int)cells[0], (int)cells[1]);
+                    var pooled = new float[channels * rows * columns];
+                    Pool(values, rows, columns, pooled);
+                    BandKernels.Attention(_ownCells, _lone, slots, pooled, rows, columns, toneValues, _totals, _ownOffsets,
+                        attention.Options.ContentStrength, sums, static _ => { });
                 }
+                else BandKernels.Mean(_ownCells, slots, toneValues, gaussian, _totals, _width, sums.AsSpan(0, channels * ownCount), static _ => { });
             }
-            if (attention is not null && pooled is not null)
-            {
-                var cells = attention.TokenCells(_height, _width);
-                BandKernels.Attention(_ownCells, _lone, slots, pooled, (int)cells[0], (int)cells[1], toneValues, _totals, _ownOffsets,
-                    attention.Options.ContentStrength, sums, static _ => { });
-            }
-            else
-            {
-                var gaussian = _sync.Mode is SyncMode.Gaussian or SyncMode.Attention ? _lone.GaussianValues : null;
-                BandKernels.Mean(_ownCells, slots, toneValues, gaussian, _totals, _width, sums.AsSpan(0, channels * ownCount), static _ => { });
-            }
+            else BandKernels.Mean(_ownCells, slots, null, gaussian, _totals, _width, sums.AsSpan(0, channels * ownCount), static _ => { });
             // [own | shared | context] per channel, then each state cell from there.
             var source = sources.AsSpan(0, channels * sourceCells);
             for (var c = 0; c < channels; c++)
@@ -130,7 +121,7 @@ internal sealed class TileSide
                 sums.AsSpan(c * ownCount, ownCount).CopyTo(plane);
                 shared.Slice(c * _shared, _shared).CopyTo(plane[ownCount..]);
                 context.Slice(c * _context, _context).CopyTo(plane[(ownCount + _shared)..]);
-                _state.Copy(plane, state.Slice(c * StateCells, StateCells));
+                _state.Copy(plane, state.Slice(c * _stateCells, _stateCells));
             }
         }
         finally

@@ -24,7 +24,7 @@ public sealed class PreviewMosaic(TileLayout layout)
     public TensorPayload Thumbnail(ReadOnlySpan<float> window, int channels, int height, int width)
     {
         var (rows, columns) = ((height + Factor - 1) / Factor, (width + Factor - 1) / Factor);
-        var thumbnail = new TensorPayload([channels, rows, columns], new byte[channels * rows * columns * sizeof(float)]);
+        var thumbnail = new TensorPayload([channels, rows, columns], GC.AllocateUninitializedArray<byte>(channels * rows * columns * sizeof(float)));
         var cells = TensorPayloads.Floats(thumbnail);
         var scratch = new float[width];
         var (planeCells, cellCount) = (height * width, rows * columns);
