@@ -19,16 +19,12 @@ public static class TensorPayloads
         return new TensorPayload(Shape(dense), dense.bytes.ToArray());
     }
 
-    public static TensorPayload? ToPayloadOrNull(Tensor? tensor) => tensor is null ? null : ToPayload(tensor);
-
     public static Tensor ToTensor(TensorPayload payload, Device? device = null)
     {
         var tensor = empty(payload.Shape.Select(d => (long)d).ToArray(), ScalarType.Float32);
         tensor.bytes = payload.Data;
         return device is null || device.type == TorchSharp.DeviceType.CPU ? tensor : tensor.to(device);
     }
-
-    public static Tensor? ToTensorOrNull(TensorPayload? payload, Device? device = null) => payload is null ? null : ToTensor(payload, device);
 
     /// <summary>A [<paramref name="rows"/>, <paramref name="columns"/>] payload whose samples the caller writes next
     /// (through <see cref="Floats"/>; not zeroed first).</summary>
