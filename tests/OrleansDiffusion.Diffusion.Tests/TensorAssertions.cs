@@ -17,4 +17,35 @@ internal static class TensorAssertions
         using var right = b.contiguous();
         return left.bytes.SequenceEqual(right.bytes);
     }
+
+    /// <summary>max |a − b|. TorchSharp frees a collected tensor on the finalizer thread, even while a native call still
+    /// reads it, so a chain of temporaries such as <c>(a - b).abs().max()</c> can crash the test host (it did, in
+    /// <c>at::native::abs</c>); failure messages are built even when the assertion holds, so this runs for every check.
+    /// Each temporary here stays referenced until its native call is done.</summary>
+    public static float MaxDifference(Tensor a, Tensor b) => Reduce(a, b, static m => m.max());
+
+    /// <summary>mean |a − b|, every temporary held as in <see cref="MaxDifference"/>.</summary>
+    public static float MeanDifference(Tensor a, Tensor b) => Reduce(a, b, static m => m.mean());
+
+    /// <summary>max |a − b| / b, every temporary held as in <see cref="MaxDifference"/>.</summary>
+    public static float MaxRelativeDifference(Tensor a, Tensor b)
+    {
+        using var difference = a - b;
+        using var magnitude = difference.abs();
+        using var relative = magnitude / b;
+        GC.KeepAlive(a);
+        GC.KeepAlive(b);
+        using var largest = relative.max();
+        return largest.item<float>();
+    }
+
+    private static float Reduce(Tensor a, Tensor b, Func<Tensor, Tensor> reduce)
+    {
+        using var difference = a - b;
+        GC.KeepAlive(a);
+        GC.KeepAlive(b);
+        using var magnitude = difference.abs();
+        using var reduced = reduce(magnitude);
+        return reduced.item<float>();
+    }
 }

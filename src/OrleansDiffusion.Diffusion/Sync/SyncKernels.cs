@@ -81,10 +81,13 @@ internal static class SyncKernels
     private static readonly int Width = Vector<float>.Count;
 
     /// <summary>The tensor as CPU float32, contiguous (itself when it already is).</summary>
-    public static Tensor Cpu(Tensor tensor) =>
-        tensor.device_type == TorchSharp.DeviceType.CPU && tensor.dtype == ScalarType.Float32 && tensor.is_contiguous()
-            ? tensor
-            : tensor.to(ScalarType.Float32, CPU).contiguous();
+    public static Tensor Cpu(Tensor tensor)
+    {
+        if (tensor.device_type == TorchSharp.DeviceType.CPU && tensor.dtype == ScalarType.Float32 && tensor.is_contiguous()) return tensor;
+        // Held until contiguous() returns: TorchSharp frees a collected temporary on the finalizer thread, even mid-call.
+        using var moved = tensor.to(ScalarType.Float32, CPU);
+        return moved.contiguous();
+    }
 
     /// <summary>The floats of a CPU float32 contiguous tensor, in place.</summary>
     public static Span<float> Floats(Tensor tensor) => MemoryMarshal.Cast<byte, float>(tensor.bytes);

@@ -27,7 +27,7 @@ public class ExemplarDenoiserTests
             var whole = denoiser.Predict(canvas, halo, context);
             // The coarse levels' blocks follow canvas coordinates: the window says where it lies (17 is no block multiple).
             var window = denoiser.Predict(canvas[.., .., 30..(30 + 40 + 2 * halo), 17..(17 + 33 + 2 * halo)], halo, context with { Origins = [(30, 17)] });
-            Assert.True((window - whole[.., .., 30..70, 17..50]).abs().max().item<float>() < 1e-4f, $"ᾱ={alphaBar}");
+            Assert.True(TensorAssertions.MaxDifference(window, whole[.., .., 30..70, 17..50]) < 1e-4f, $"ᾱ={alphaBar}");
         }
     }
 
@@ -74,7 +74,7 @@ public class ExemplarDenoiserTests
         var clean = Exemplar[.., 10..(10 + 48 + 2 * halo), 20..(20 + 48 + 2 * halo)].unsqueeze(0);
         var estimate = denoiser.Predict(clean * Math.Sqrt(0.999), halo, context);
         var core = clean[.., .., halo..(halo + 48), halo..(halo + 48)];
-        var error = (estimate - core).abs().mean().item<float>();
+        var error = TensorAssertions.MeanDifference(estimate, core);
         Assert.True(error < 0.03f, $"mean |x̂0 − x0| = {error}");
     }
 

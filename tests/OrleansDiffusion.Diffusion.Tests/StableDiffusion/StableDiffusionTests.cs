@@ -51,7 +51,7 @@ public sealed class StableDiffusionTests(TinyModelFixture tiny, ITestOutputHelpe
         using var conditional = denoiser.PredictConditional(input, context);
 
         Assert.Equal([3L, 4, 4, 4], guided.shape);
-        Assert.True(guided.allclose(conditional, rtol: 0, atol: 1e-5), $"max |Δ| = {(guided - conditional).abs().max().item<float>()}");
+        Assert.True(guided.allclose(conditional, rtol: 0, atol: 1e-5), $"max |Δ| = {TensorAssertions.MaxDifference(guided, conditional)}");
     }
 
     [Fact]
@@ -81,7 +81,9 @@ public sealed class StableDiffusionTests(TinyModelFixture tiny, ITestOutputHelpe
         using var tiled = TiledVaeDecoder.Decode(tiny.Model.Vae, latent, tile: 8);
 
         Assert.Equal([3L, 128, 192], tiled.shape);
-        using var difference = (tiled - whole[0]).abs();
+        using var untiled = whole[0];
+        using var delta = tiled - untiled;
+        using var difference = delta.abs();
         var (largest, mean, spread) = (difference.max().item<float>(), difference.mean().item<float>(), whole.std().item<float>());
         output.WriteLine($"|tiled − untiled|: max {largest}, mean {mean}; output std {spread}");
         // Convolutions and pooled norms are exact; only the mid-block attention sees the tile's window plus halo
@@ -100,7 +102,7 @@ public sealed class StableDiffusionTests(TinyModelFixture tiny, ITestOutputHelpe
 
         using var tiled = TiledVaeDecoder.Decode(tiny.Model.Vae, latent, tile: 8, halo: 0);
 
-        Assert.True((tiled - whole[0]).abs().max().item<float>() > 1e-3f);
+        Assert.True(TensorAssertions.MaxDifference(tiled, whole[0]) > 1e-3f);
     }
 
     [Fact]
@@ -115,7 +117,9 @@ public sealed class StableDiffusionTests(TinyModelFixture tiny, ITestOutputHelpe
         Assert.Equal(6, first.Statistics.Tiles); // latent 8×6 cells, windows of 4 cells overlapping by 2: 3 × 2
         Assert.True(first.Canvas.eq(second.Canvas).all().item<bool>());
         Assert.False(first.Canvas.eq(other.Canvas).all().item<bool>());
-        Assert.True(first.Canvas.abs().max().item<float>() <= 1);
+        using var magnitude = first.Canvas.abs();
+        using var largest = magnitude.max();
+        Assert.True(largest.item<float>() <= 1);
     }
 
     [Theory]

@@ -45,7 +45,7 @@ public class AttentionKernelTests
                 using var actual = sync.Blend(geometry, values, pooled, means, tone);
                 var tokens = pooled is null ? null : AttentionSync.Interpolate(pooled, geometry.Layout);
                 using var expected = Reference(geometry, values, tokens, means, tone, options.ContentStrength);
-                Assert.True(actual.IsSameAs(expected), $"{options} step {step}: max diff {(actual - expected).abs().max().item<float>()}");
+                Assert.True(actual.IsSameAs(expected), $"{options} step {step}: max diff {TensorAssertions.MaxDifference(actual, expected)}");
             }
         }
     }
@@ -81,7 +81,7 @@ public class AttentionKernelTests
         var cells = sync.TokenCells(geometry.Layout.TileHeight, geometry.Layout.TileWidth);
         using var pooled = sync.Pool(values);
         using var expected = nn.functional.adaptive_avg_pool2d(values, cells);
-        Assert.True(pooled.allclose(expected, rtol: 0, atol: 1e-5), $"pool: max diff {(pooled - expected).abs().max().item<float>()}");
+        Assert.True(pooled.allclose(expected, rtol: 0, atol: 1e-5), $"pool: max diff {TensorAssertions.MaxDifference(pooled, expected)}");
         var (means, spreads) = AttentionSync.Statistics(values);
         var flat = values.view(values.shape[0], values.shape[1], -1);
         Assert.True(means.allclose(flat.mean([2]).t(), rtol: 0, atol: 1e-6));
@@ -128,7 +128,7 @@ public class AttentionKernelTests
         using var x = rand(10_007, generator: new Generator(3)).mul_(40).sub_(30);   // [−30, 10): the logits' range and beyond
         using var expected = x.exp();
         using var actual = Exp(x);
-        Assert.True(actual.allclose(expected, rtol: 3e-7, atol: 0), $"max relative error {((actual - expected).abs() / expected).max().item<float>()}");
+        Assert.True(actual.allclose(expected, rtol: 3e-7, atol: 0), $"max relative error {TensorAssertions.MaxRelativeDifference(actual, expected)}");
         // Any sub-span (the band sync exponentiates a subset of the cells) gives each value the same bits.
         using var tail = Exp(x.narrow(0, 13, 1_001));
         Assert.True(tail.IsSameAs(actual.narrow(0, 13, 1_001)));

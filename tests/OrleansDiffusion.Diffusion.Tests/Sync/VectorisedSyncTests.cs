@@ -50,7 +50,7 @@ public class VectorisedSyncTests
         {
             using var expected = LoopMean(plan, proposals, weight);
             using var result = mode.Synchronize(new SyncInput(plan, proposals, 2, plan.Steps));
-            Assert.True(result.Canvas!.allclose(expected, rtol: 0, atol: 1e-6), $"{mode.Mode}: max diff {(result.Canvas! - expected).abs().max().item<float>()}");
+            Assert.True(result.Canvas!.allclose(expected, rtol: 0, atol: 1e-6), $"{mode.Mode}: max diff {TensorAssertions.MaxDifference(result.Canvas!, expected)}");
             foreach (var w in plan.Layout.Windows)
             {
                 using var crop = CanvasRegions.Crop(result.Canvas!, w, plan.Context, plan.Layout.Wrap);
