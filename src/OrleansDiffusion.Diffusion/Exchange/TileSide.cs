@@ -70,7 +70,7 @@ internal sealed class TileSide
             {
                 var cells = attention.TokenCells(_height, _width);
                 pooled = new TensorPayload([_channels, (int)cells[0], (int)cells[1]], GC.AllocateUninitializedArray<byte>((int)(_channels * cells[0] * cells[1] * sizeof(float))));
-                Pool(values, (int)cells[0], (int)cells[1], TensorPayloads.Floats(pooled));
+                SyncKernels.PoolPlanes(values, _height, _width, (int)cells[0], (int)cells[1], TensorPayloads.Floats(pooled));
             }
             statistics = TensorPayloads.Uninitialized(2, _channels);
             var meanThenSpread = TensorPayloads.Floats(statistics);
@@ -106,7 +106,7 @@ internal sealed class TileSide
                     var cells = attention.TokenCells(_height, _width);
                     var (rows, columns) = ((int)cells[0], (int)cells[1]);
                     var pooled = new float[channels * rows * columns];
-                    Pool(values, rows, columns, pooled);
+                    SyncKernels.PoolPlanes(values, _height, _width, rows, columns, pooled);
                     BandKernels.Attention(_ownCells, _lone, slots, pooled, rows, columns, toneValues, _totals, _ownOffsets,
                         attention.Options.ContentStrength, sums, static _ => { });
                 }
@@ -130,14 +130,6 @@ internal sealed class TileSide
             ScratchFloats.Return(sums);
             ScratchFloats.Return(sources);
         }
-    }
-
-    private void Pool(ReadOnlySpan<float> values, int rows, int columns, Span<float> cells)
-    {
-        var (planeCells, cellCount) = (_height * _width, rows * columns);
-        var scratch = new float[_width];
-        for (var c = 0; c < _channels; c++)
-            SyncKernels.Pool(values.Slice(c * planeCells, planeCells), _height, _width, rows, columns, cells.Slice(c * cellCount, cellCount), scratch);
     }
 
     private void Statistics(ReadOnlySpan<float> values, Span<float> means, Span<float> spreads)

@@ -25,11 +25,7 @@ public sealed class PreviewMosaic(TileLayout layout)
     {
         var (rows, columns) = ((height + Factor - 1) / Factor, (width + Factor - 1) / Factor);
         var thumbnail = new TensorPayload([channels, rows, columns], GC.AllocateUninitializedArray<byte>(channels * rows * columns * sizeof(float)));
-        var cells = TensorPayloads.Floats(thumbnail);
-        var scratch = new float[width];
-        var (planeCells, cellCount) = (height * width, rows * columns);
-        for (var c = 0; c < channels; c++)
-            SyncKernels.Pool(window.Slice(c * planeCells, planeCells), height, width, rows, columns, cells.Slice(c * cellCount, cellCount), scratch);
+        SyncKernels.PoolPlanes(window, height, width, rows, columns, TensorPayloads.Floats(thumbnail));
         return thumbnail;
     }
 

@@ -91,11 +91,7 @@ public sealed class AttentionSync(AttentionSyncOptions? options = null) : ISyncM
         var source = SyncKernels.Floats(SyncKernels.Cpu(planes));
         var pooled = empty(planes.shape[0], planes.shape[1], cells[0], cells[1]);
         var (rows, columns) = ((int)cells[0], (int)cells[1]);
-        var target = SyncKernels.Floats(pooled);
-        var scratch = new float[width];
-        var (size, cellCount) = (height * width, rows * columns);
-        for (var p = 0; p < target.Length / cellCount; p++)
-            SyncKernels.Pool(source.Slice(p * size, size), height, width, rows, columns, target.Slice(p * cellCount, cellCount), scratch);
+        SyncKernels.PoolPlanes(source, height, width, rows, columns, SyncKernels.Floats(pooled));
         return (planes.device_type == TorchSharp.DeviceType.CPU ? pooled : pooled.to(planes.device)).MoveToOuterDisposeScope();
     }
 

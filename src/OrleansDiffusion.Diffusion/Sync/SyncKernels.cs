@@ -7,8 +7,8 @@ namespace OrleansDiffusion.Diffusion.Sync;
 
 /// <summary>
 /// Every grid slot's window [C, h, w] as float planes: one stacked [C, T, h, w] tensor or one [C, h, w] tensor per slot
-/// (the coordinator's proposals, read in place instead of stacked). Sources are CPU float32 and contiguous (converted here when they are not; the copies live in the caller's
-/// dispose scope, so use the planes inside it).
+/// (the coordinator's proposals, read in place instead of stacked). Sources are CPU float32 and contiguous (converted
+/// here when they are not; the copies live in the caller's dispose scope, so use the planes inside it).
 /// </summary>
 internal sealed class WindowPlanes
 {
@@ -173,6 +173,16 @@ internal static class SyncKernels
         var gathered = scratch[..geometry.Layout.TileWidth];
         Gather(geometry, row, column, y, canvas, gathered);
         return gathered;
+    }
+
+    /// <summary><see cref="Pool"/> of every plane [h, w] of <paramref name="planes"/>, one after another, into
+    /// <paramref name="cells"/> ([rows, columns] per plane; as many planes as <paramref name="cells"/> holds).</summary>
+    public static void PoolPlanes(ReadOnlySpan<float> planes, int height, int width, int rows, int columns, Span<float> cells)
+    {
+        var (size, cellCount) = (height * width, rows * columns);
+        var scratch = new float[width];
+        for (var p = 0; p < cells.Length / cellCount; p++)
+            Pool(planes.Slice(p * size, size), height, width, rows, columns, cells.Slice(p * cellCount, cellCount), scratch);
     }
 
     /// <summary>Per-tile cell means (adaptive average pooling: cell i spans [⌊i·n/cells⌋, ⌈(i + 1)·n/cells⌉)) of one plane
