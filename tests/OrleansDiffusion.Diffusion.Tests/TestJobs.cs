@@ -8,11 +8,11 @@ namespace OrleansDiffusion.Diffusion.Tests;
 /// <summary>Small real jobs shared by the engine tests (one exemplar denoiser per test class run).</summary>
 internal static class TestJobs
 {
-    private static readonly Lazy<ExemplarDenoiser> SharedDenoiser = new(() =>
+    private static readonly Lazy<ExemplarDenoiser> SharedDenoiser = new(() => TensorScopeAttribute.Kept(() =>
     {
         var exemplar = ExemplarCatalog.FromPrompt("wood", JobComponents.ExemplarSize);
         return new ExemplarDenoiser(exemplar.Image, new ExemplarDenoiserOptions { PatchCount = 256 });
-    });
+    }));
 
     public static ExemplarDenoiser Denoiser => SharedDenoiser.Value;
 

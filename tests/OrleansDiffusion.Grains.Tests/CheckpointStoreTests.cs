@@ -22,7 +22,8 @@ public class CheckpointStoreTests
         using (start.States)
         {
             Assert.Equal(10, start.Step);
-            Assert.True(start.States.Canvas!.eq(canvas).all().item<bool>());
+            using (NewDisposeScope()) // holds the temporaries while native calls read them (a collected one is freed at once)
+                Assert.True(start.States.Canvas!.eq(canvas).all().item<bool>());
         }
         Assert.Null(await store.ReadAsync("job-1", 5, CancellationToken.None)); // pruned
 

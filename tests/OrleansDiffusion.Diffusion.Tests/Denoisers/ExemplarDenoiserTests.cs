@@ -6,8 +6,8 @@ namespace OrleansDiffusion.Diffusion.Tests.Denoisers;
 
 public class ExemplarDenoiserTests
 {
-    internal static readonly Tensor Exemplar = ExemplarCatalog.FromPrompt("bricks", 96).Image;
-    internal static readonly Lazy<ExemplarDenoiser> Shared = new(() => new ExemplarDenoiser(Exemplar));
+    internal static readonly Tensor Exemplar = TensorScopeAttribute.Kept(() => ExemplarCatalog.FromPrompt("bricks", 96).Image);
+    internal static readonly Lazy<ExemplarDenoiser> Shared = new(() => TensorScopeAttribute.Kept(() => new ExemplarDenoiser(Exemplar)));
 
     internal static Tensor Noisy(int size, double alphaBar, int halo, ulong seed)
     {

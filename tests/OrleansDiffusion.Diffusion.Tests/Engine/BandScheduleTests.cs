@@ -35,7 +35,7 @@ public class BandScheduleTests
         using var banded = await RunAsync(spec, plan => schedule = new BandSchedule(BandExchange.Create(plan, JobComponents.CreateSync(mode)), fullEvery),
             observed, plan => new InProcessTileRuntime(TestJobs.Denoiser, Scheduler(spec), bandExchange: schedule!.Exchange));
 
-        Assert.True(whole.Canvas.eq(banded.Canvas).all().item<bool>(), $"{mode}: the band-only run differs from the full-window run");
+        Assert.True(whole.Canvas.IsSameAs(banded.Canvas), $"{mode}: the band-only run differs from the full-window run");
         // The observer (previews, checkpoints) sees every step but the last; the full exchanges with the canvas, the others
         // with every tile's preview thumbnail.
         Assert.Equal(Enumerable.Range(1, spec.Steps - 1), observed.Steps.Select(s => s.Step));
@@ -62,7 +62,7 @@ public class BandScheduleTests
         using var recovered = await RunAsync(spec, plan => schedule = new BandSchedule(BandExchange.Create(plan, JobComponents.CreateSync(mode)), fullEvery),
             null, plan => runtime = new RollingBackRuntime(() => new InProcessTileRuntime(TestJobs.Denoiser, Scheduler(spec), bandExchange: schedule!.Exchange), loseAt));
 
-        Assert.True(undisturbed.Canvas.eq(recovered.Canvas).all().item<bool>(), $"{mode}: the rolled-back run differs");
+        Assert.True(undisturbed.Canvas.IsSameAs(recovered.Canvas), $"{mode}: the rolled-back run differs");
         var expectedRestart = fullEvery == 0 ? 0 : Math.Min(loseAt, spec.Steps - 1) / fullEvery * fullEvery;
         Assert.Equal(expectedRestart, runtime!.RolledBackTo);
     }

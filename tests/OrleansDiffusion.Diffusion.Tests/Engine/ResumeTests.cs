@@ -22,7 +22,7 @@ public class ResumeTests
 
         using var resumed = await RunAsync(spec, new EngineStart(resumeAfter, snapshot), null);
 
-        Assert.True(undisturbed.Canvas.eq(resumed.Canvas).all().item<bool>(), "the resumed run differs from the undisturbed one");
+        Assert.True(undisturbed.Canvas.IsSameAs(resumed.Canvas), "the resumed run differs from the undisturbed one");
         Assert.Equal(capture.Observed, Enumerable.Range(1, spec.Steps - 1));
     }
 

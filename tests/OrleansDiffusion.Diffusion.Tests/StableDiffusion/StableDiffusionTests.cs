@@ -115,8 +115,8 @@ public sealed class StableDiffusionTests(TinyModelFixture tiny, ITestOutputHelpe
 
         Assert.Equal([3L, 48, 64], first.Canvas.shape);
         Assert.Equal(6, first.Statistics.Tiles); // latent 8×6 cells, windows of 4 cells overlapping by 2: 3 × 2
-        Assert.True(first.Canvas.eq(second.Canvas).all().item<bool>());
-        Assert.False(first.Canvas.eq(other.Canvas).all().item<bool>());
+        Assert.True(first.Canvas.IsSameAs(second.Canvas));
+        Assert.False(first.Canvas.IsSameAs(other.Canvas));
         using var magnitude = first.Canvas.abs();
         using var largest = magnitude.max();
         Assert.True(largest.item<float>() <= 1);
@@ -131,7 +131,7 @@ public sealed class StableDiffusionTests(TinyModelFixture tiny, ITestOutputHelpe
         using var result = await LocalGeneration.RunAsync(Spec(tiny.Folder, sync));
 
         Assert.Equal([3L, 48, 64], result.Canvas.shape);
-        Assert.False(result.Canvas.isnan().any().item<bool>());
+        Assert.False(TensorAssertions.HasNaN(result.Canvas));
     }
 
     [Fact]

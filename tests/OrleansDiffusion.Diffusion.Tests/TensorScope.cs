@@ -1,0 +1,50 @@
+using System.Reflection;
+using TorchSharp;
+using Xunit.Sdk;
+using static TorchSharp.torch;
+
+[assembly: OrleansDiffusion.Diffusion.Tests.TensorScope]
+
+namespace OrleansDiffusion.Diffusion.Tests;
+
+/// <summary>
+/// Every synchronous test runs inside a TorchSharp dispose scope. TorchSharp frees a collected tensor on the finalizer
+/// thread even while a native call still reads it, and the JIT ends a temporary's life as soon as its handle is read: a
+/// chain such as <c>x.eq(y).all().item&lt;bool&gt;()</c> or <c>(a + b).contiguous()</c> can then crash the whole test host
+/// (it did, in <c>at::native::abs</c>). The scope holds every tensor the test makes until the test ends, and frees them
+/// then. xUnit runs a synchronous test's before, body and after on one thread, which the thread-bound scope needs; an
+/// asynchronous test may resume elsewhere, so it gets no scope (its chains hold their temporaries explicitly:
+/// <see cref="TensorAssertions"/>). Tensors shared between tests are made through <see cref="Kept"/>.
+/// </summary>
+[AttributeUsage(AttributeTargets.Assembly)]
+public sealed class TensorScopeAttribute : BeforeAfterTestAttribute
+{
+    [ThreadStatic] private static DisposeScope? _open;
+
+    public override void Before(MethodInfo methodUnderTest)
+    {
+        if (IsAsynchronous(methodUnderTest)) return;
+        _open = NewDisposeScope();
+    }
+
+    public override void After(MethodInfo methodUnderTest)
+    {
+        if (IsAsynchronous(methodUnderTest)) return;
+        var open = _open ?? throw new InvalidOperationException($"{methodUnderTest.Name} ended on another thread than it started on: its tensor scope is not here");
+        _open = null;
+        open.Dispose();
+    }
+
+    private static bool IsAsynchronous(MethodInfo method) =>
+        method.ReturnType != typeof(void) && (typeof(Task).IsAssignableFrom(method.ReturnType) || method.ReturnType.Name.StartsWith("ValueTask", StringComparison.Ordinal));
+
+    /// <summary>Makes something that outlives the test that first needs it (a shared texture, a shared denoiser): every
+    /// tensor made here is detached from that test's scope.</summary>
+    public static T Kept<T>(Func<T> make)
+    {
+        using var scope = NewDisposeScope();
+        var made = make();
+        scope.Detach(scope.DisposablesView.ToArray());
+        return made;
+    }
+}
