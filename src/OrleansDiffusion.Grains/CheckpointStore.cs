@@ -97,8 +97,10 @@ public sealed class CheckpointStore(IOptions<OutputStoreOptions> options)
 
     private static byte[] Bytes(Tensor tensor)
     {
-        using var cpu = tensor.to(ScalarType.Float32).cpu().contiguous();
-        return cpu.bytes.ToArray();
+        // Each temporary held until the next native call returns: TorchSharp frees a collected one on the finalizer thread.
+        using var floats = tensor.to(ScalarType.Float32, CPU);
+        using var dense = floats.contiguous();
+        return dense.bytes.ToArray();
     }
 
     private static void WriteHashed(Stream stream, XxHash64 hash, byte[] data)

@@ -58,7 +58,8 @@ public sealed class DecodeTileGrain(DeviceExecutorPool devices, IOptions<OutputS
             {
                 using var batch = moved.unsqueeze(0);
                 using var decoded = vae.Decode(batch);
-                _whole = decoded.squeeze(0).clone();
+                using var image = decoded.squeeze(0); // held while clone reads it (a collected temporary is freed at once)
+                _whole = image.clone();
             }
             else
             {

@@ -24,7 +24,8 @@ public sealed class TileWorker : IDisposable
         var rows = TileLayout.AxisIndices(window.Y - context, window.Height + 2 * context, layout.CanvasHeight, layout.Wrap);
         var columns = TileLayout.AxisIndices(window.X - context, window.Width + 2 * context, layout.CanvasWidth, layout.Wrap);
         using var initial = noise.Sample(0, plan.Channels, rows, columns);
-        _state = ScalarMath.Times(initial, scheduler.InitNoiseSigma).to(device ?? CPU);
+        using var scaled = ScalarMath.Times(initial, scheduler.InitNoiseSigma); // held while to() reads it
+        _state = scaled.to(device ?? CPU);
     }
 
     /// <summary>A tile resumed from <paramref name="state"/> (window plus context, as it adopted it), taking ownership.</summary>
