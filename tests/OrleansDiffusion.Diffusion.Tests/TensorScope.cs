@@ -12,9 +12,11 @@ namespace OrleansDiffusion.Diffusion.Tests;
 /// thread even while a native call still reads it, and the JIT ends a temporary's life as soon as its handle is read: a
 /// chain such as <c>x.eq(y).all().item&lt;bool&gt;()</c> or <c>(a + b).contiguous()</c> can then crash the whole test host
 /// (it did, in <c>at::native::abs</c>). The scope holds every tensor the test makes until the test ends, and frees them
-/// then. xUnit runs a synchronous test's before, body and after on one thread, which the thread-bound scope needs; an
-/// asynchronous test may resume elsewhere, so it gets no scope (its chains hold their temporaries explicitly:
-/// <see cref="TensorAssertions"/>). Tensors shared between tests are made through <see cref="Kept"/>.
+/// then. xUnit runs a synchronous test's before, body and after on one thread, which the thread-bound scope needs, as long
+/// as the body leaves no work queued on the test's synchronization context (a synchronous test that blocks on asynchronous
+/// work runs it on the thread pool: <see cref="TestJobs.Run"/>). An asynchronous test may resume elsewhere, so it gets no
+/// scope (its chains hold their temporaries explicitly: <see cref="TensorAssertions"/>). Tensors shared between tests are
+/// made through <see cref="Kept"/>.
 /// </summary>
 [AttributeUsage(AttributeTargets.Assembly)]
 public sealed class TensorScopeAttribute : BeforeAfterTestAttribute

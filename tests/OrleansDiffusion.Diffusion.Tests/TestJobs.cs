@@ -28,5 +28,8 @@ internal static class TestJobs
         Seed = seed,
     };
 
-    public static EngineResult Run(JobSpec spec) => LocalGeneration.RunAsync(spec, Denoiser).GetAwaiter().GetResult();
+    /// <summary>The job, run to the end on the thread pool: blocking on it under the test's synchronization context would
+    /// leave the engine's last continuations queued there, and xUnit would then finish the test on another thread than
+    /// the one holding its tensor scope (<see cref="TensorScopeAttribute"/>).</summary>
+    public static EngineResult Run(JobSpec spec) => Task.Run(() => LocalGeneration.RunAsync(spec, Denoiser)).GetAwaiter().GetResult();
 }
