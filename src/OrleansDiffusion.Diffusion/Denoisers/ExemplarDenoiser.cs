@@ -45,10 +45,12 @@ public sealed class ExemplarDenoiser : IDenoiser
             throw new ArgumentException($"exemplar must be larger than {2 * margin + 1}×{2 * margin + 1} pixels (the widest patch), got {width}×{height}", nameof(exemplar));
 
         float[] pixels;
-        // The cast is held while contiguous() reads it: TorchSharp frees a collected temporary on the finalizer thread.
+        // The exemplar and its cast are held while native calls read them: TorchSharp frees a collected tensor on the
+        // finalizer thread, and a caller may pass a temporary.
         using (var floats = exemplar.to(ScalarType.Float32))
         using (var planar = floats.contiguous())
             pixels = planar.data<float>().ToArray();
+        GC.KeepAlive(exemplar);
         // A periodic exemplar (every procedural texture) is wrapped around by the widest patch, so every one of its
         // positions is a patch at every level; another image gives only the patches that lie wholly inside it.
         Periodic = IsPeriodic(pixels, Channels, height, width);
