@@ -37,8 +37,8 @@ public sealed class TensorScopeAttribute : BeforeAfterTestAttribute
         open.Dispose();
     }
 
-    private static bool IsAsynchronous(MethodInfo method) =>
-        method.ReturnType != typeof(void) && (typeof(Task).IsAssignableFrom(method.ReturnType) || method.ReturnType.Name.StartsWith("ValueTask", StringComparison.Ordinal));
+    /// <summary>Whether the test returns something to await (a task or a value task).</summary>
+    private static bool IsAsynchronous(MethodInfo method) => method.ReturnType.GetMethod(nameof(Task.GetAwaiter)) is not null;
 
     /// <summary>Makes something that outlives the test that first needs it (a shared texture, a shared denoiser): every
     /// tensor made here is detached from that test's scope.</summary>

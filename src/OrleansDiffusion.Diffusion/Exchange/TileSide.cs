@@ -95,24 +95,22 @@ internal sealed class TileSide
             // The band kernels read uploads as the bytes that arrived; the lone window's upload is the whole proposal.
             values.CopyTo(MemoryMarshal.Cast<byte, float>(proposal.AsSpan()));
             var slots = new BandSlots([proposal], channels, _ownOffsets);
-            var gaussian = _sync.Mode is SyncMode.Gaussian or SyncMode.Attention ? _lone.GaussianValues : null;
-            if (_sync is AttentionSync attention)
+            var attention = _sync as AttentionSync;
+            var toneValues = attention is null || tone.IsEmpty ? null : Tone(values, tone);
+            if (attention is { UsesTokens: true })
             {
-                var (means, spreads) = (new float[channels], new float[channels]);
-                Statistics(values, means, spreads);
-                var toneValues = tone.IsEmpty ? null : new ToneValues(channels, means, tone[..channels].ToArray(), tone[channels..].ToArray());
-                if (attention.UsesTokens)
-                {
-                    var cells = attention.TokenCells(_height, _width);
-                    var (rows, columns) = ((int)cells[0], (int)cells[1]);
-                    var pooled = new float[channels * rows * columns];
-                    SyncKernels.PoolPlanes(values, _height, _width, rows, columns, pooled);
-                    BandKernels.Attention(_ownCells, _lone, slots, pooled, rows, columns, toneValues, _totals, _ownOffsets,
-                        attention.Options.ContentStrength, sums, static _ => { });
-                }
-                else BandKernels.Mean(_ownCells, slots, toneValues, gaussian, _totals, _width, sums.AsSpan(0, channels * ownCount), static _ => { });
+                var cells = attention.TokenCells(_height, _width);
+                var (rows, columns) = ((int)cells[0], (int)cells[1]);
+                var pooled = new float[channels * rows * columns];
+                SyncKernels.PoolPlanes(values, _height, _width, rows, columns, pooled);
+                BandKernels.Attention(_ownCells, _lone, slots, pooled, rows, columns, toneValues, _totals, _ownOffsets,
+                    attention.Options.ContentStrength, sums, static _ => { });
             }
-            else BandKernels.Mean(_ownCells, slots, null, gaussian, _totals, _width, sums.AsSpan(0, channels * ownCount), static _ => { });
+            else
+            {
+                var gaussian = _sync.Mode is SyncMode.Gaussian or SyncMode.Attention ? _lone.GaussianValues : null;
+                BandKernels.Mean(_ownCells, slots, toneValues, gaussian, _totals, _width, sums.AsSpan(0, channels * ownCount), static _ => { });
+            }
             // [own | shared | context] per channel, then each state cell from there.
             var source = sources.AsSpan(0, channels * sourceCells);
             for (var c = 0; c < channels; c++)
@@ -130,6 +128,14 @@ internal sealed class TileSide
             ScratchFloats.Return(sums);
             ScratchFloats.Return(sources);
         }
+    }
+
+    /// <summary>The reply's tone (scale, then shift, per channel) about the proposal's own channel means.</summary>
+    private ToneValues Tone(ReadOnlySpan<float> values, ReadOnlySpan<float> tone)
+    {
+        var (means, spreads) = (new float[_channels], new float[_channels]);
+        Statistics(values, means, spreads);
+        return new ToneValues(_channels, means, tone[.._channels].ToArray(), tone[_channels..].ToArray());
     }
 
     private void Statistics(ReadOnlySpan<float> values, Span<float> means, Span<float> spreads)
